@@ -1,0 +1,86 @@
+"""The Celery app, configured the way the reference application documents it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+__all__ = ["DEFAULT_REDIS_URL", "CeleryConfig", "make_celery_app"]
+
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+
+# Seconds a socket operation on the broker or backend may take: a frozen Redis raises
+# instead of hanging a web request or a worker forever.
+SOCKET_TIMEOUT = 5.0
+# Redis re-delivers an unacked message after this long. With acks_late a task waiting
+# for its retry countdown stays unacked, so this must exceed the longest retry delay.
+DEFAULT_VISIBILITY_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class CeleryConfig:
+    """Where Celery's broker and result backend live."""
+
+    broker_url: str
+    result_backend: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CeleryConfig:
+        """``REDIS_URL`` (default ``redis://localhost:6379/0``); both Celery URLs default to it."""
+        env = os.environ if environ is None else environ
+        redis_url = env.get("REDIS_URL") or DEFAULT_REDIS_URL
+        return cls(
+            broker_url=env.get("CELERY_BROKER_URL") or redis_url,
+            result_backend=env.get("CELERY_RESULT_BACKEND") or redis_url,
+        )
+
+
+def make_celery_app(
+    name: str = "queue2celery",
+    *,
+    broker_url: str | None = None,
+    result_backend: str | None = None,
+    **overrides: Any,
+) -> Celery:
+    """A Celery app with JSON-only, reliability-first defaults; ``overrides`` win over all."""
+    env_config = CeleryConfig.from_env()
+    app = Celery(name)
+    settings: dict[str, Any] = {
+        "broker_url": broker_url or env_config.broker_url,
+        "result_backend": result_backend or env_config.result_backend,
+        # JSON only: a pickled message from anyone who can reach Redis would run code.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        # Ack after the task ran, so a worker killed mid-task does not lose it...
+        "task_acks_late": True,
+        # ...and a task whose worker process died is re-queued rather than failed.
+        "task_reject_on_worker_lost": True,
+        # Take one message at a time: long tasks do not sit reserved behind each other.
+        "worker_prefetch_multiplier": 1,
+        # A worker started before Redis (Electron start order) keeps trying instead of exiting.
+        "broker_connection_retry_on_startup": True,
+        # Keep name, args and kwargs with the result, so the status API can show them.
+        "result_extended": True,
+        # Report STARTED, so a running task is told apart from one nobody picked up.
+        "task_track_started": True,
+        # Bounded socket waits on the result backend (a frozen Redis must raise, not hang).
+        "redis_socket_timeout": SOCKET_TIMEOUT,
+        "redis_socket_connect_timeout": SOCKET_TIMEOUT,
+        # The same bound on the broker, and a visibility timeout above any retry delay.
+        "broker_transport_options": {
+            "socket_timeout": SOCKET_TIMEOUT,
+            "socket_connect_timeout": SOCKET_TIMEOUT,
+            "visibility_timeout": DEFAULT_VISIBILITY_TIMEOUT,
+        },
+        # Give up connecting to the broker within seconds, not minutes.
+        "broker_connection_timeout": SOCKET_TIMEOUT,
+    }
+    settings.update(overrides)
+    app.conf.update(settings)
+    return app

@@ -1,0 +1,5 @@
+"""queue2celery.parity (see DESIGN.md)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
