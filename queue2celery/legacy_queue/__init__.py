@@ -1,5 +1,9 @@
-"""queue2celery.legacy_queue (see DESIGN.md)."""
+"""The "before": an in-memory task queue drained by worker threads (stdlib only)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._handlers import Handler
+from ._status import STATUSES, TaskHandle
+from .queue import TaskQueue
+
+__all__ = ["STATUSES", "Handler", "TaskHandle", "TaskQueue"]
