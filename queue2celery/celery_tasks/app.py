@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,7 +10,15 @@ from typing import Any
 
 from celery import Celery
 
-__all__ = ["DEFAULT_REDIS_URL", "CeleryConfig", "make_celery_app"]
+__all__ = [
+    "DEFAULT_REDIS_URL",
+    "DEFAULT_VISIBILITY_TIMEOUT",
+    "SOCKET_TIMEOUT",
+    "VISIBILITY_MARGIN",
+    "CeleryConfig",
+    "ensure_visibility_timeout",
+    "make_celery_app",
+]
 
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 
@@ -19,6 +28,12 @@ SOCKET_TIMEOUT = 5.0
 # Redis re-delivers an unacked message after this long. With acks_late a task waiting
 # for its retry countdown stays unacked, so this must exceed the longest retry delay.
 DEFAULT_VISIBILITY_TIMEOUT = 3600
+# Room left, above a retry delay, for the retried task itself to run before Redis
+# would hand its still-unacked message to another worker.
+VISIBILITY_MARGIN = 600
+# Settings whose dict values are merged with ours instead of replacing them, so a
+# caller adding one transport option keeps the socket timeouts.
+_MERGED_SETTINGS = ("broker_transport_options", "result_backend_transport_options")
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,31 @@ def make_celery_app(
         },
         # Give up connecting to the broker within seconds, not minutes.
         "broker_connection_timeout": SOCKET_TIMEOUT,
+        # An acks_late task cut off from the broker is redelivered anyway: stop it, so it
+        # does not run twice at once (Celery 6 makes this the default).
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
     }
-    settings.update(overrides)
+    for key, value in overrides.items():
+        if key in _MERGED_SETTINGS and isinstance(value, Mapping):
+            settings[key] = {**settings.get(key, {}), **value}
+        else:
+            settings[key] = value
     app.conf.update(settings)
     return app
+
+
+def ensure_visibility_timeout(app: Celery, retry_delay: float) -> int:
+    """Raise the broker's visibility timeout above ``retry_delay`` if it is not already.
+
+    A retried task waits for its countdown as an unacked message (acks_late); if the
+    visibility timeout ran out first, Redis would deliver it again and it would run
+    twice. Returns the visibility timeout now in effect (seconds).
+    """
+    options = dict(app.conf.broker_transport_options or {})
+    current = options.get("visibility_timeout", DEFAULT_VISIBILITY_TIMEOUT)
+    needed = math.ceil(retry_delay) + VISIBILITY_MARGIN
+    if current is not None and current >= needed:
+        return int(current)
+    options["visibility_timeout"] = needed
+    app.conf.broker_transport_options = options
+    return needed
