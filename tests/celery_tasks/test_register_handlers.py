@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import inspect
+import time
+
+import pytest
+from _celery_stack import CeleryStack
+
+from queue2celery.celery_tasks import (
+    DEFAULT_VISIBILITY_TIMEOUT,
+    HandlerTask,
+    celery_status,
+    make_celery_app,
+    register_handlers,
+)
+from queue2celery.legacy_queue import TaskQueue
+
+
+def _app_and_queue() -> tuple[object, TaskQueue]:
+    app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
+    queue = TaskQueue(route=lambda item: item["task"])
+    return app, queue
+
+
+# --- registration (no worker) --------------------------------------------------------
+
+
+def test_every_handler_becomes_a_task_named_exactly_like_the_handler() -> None:
+    app, queue = _app_and_queue()
+
+    @queue.handler("process_video_upload", max_retries=3, retry_delay=60)
+    def process_video_upload(video_id: int) -> int:
+        return video_id
+
+    @queue.handler("app.tasks.send_mail")
+    def send_mail(item: dict) -> str:
+        return "sent"
+
+    tasks = register_handlers(app, queue)  # type: ignore[arg-type]
+
+    assert set(tasks) == {"process_video_upload", "app.tasks.send_mail"}
+    task = tasks["process_video_upload"]
+    assert task.name == "process_video_upload"
+    assert app.tasks["process_video_upload"] is task  # type: ignore[attr-defined]
+    assert isinstance(task, HandlerTask)
+    assert task.max_retries == 3
+    assert task.default_retry_delay == 60
+    # bind=True: the bound run takes only the item, the task arrives as ``self``.
+    assert list(inspect.signature(task.run).parameters) == ["item"]
+    assert tasks["app.tasks.send_mail"].max_retries == 0
+
+
+def test_called_directly_a_task_runs_its_handler_and_raises_the_handlers_own_error() -> None:
+    app, queue = _app_and_queue()
+
+    class Declined(Exception):
+        pass
+
+    @queue.handler("ok")
+    def ok(item: dict) -> int:
+        return item["x"] + 1
+
+    @queue.handler("bad", max_retries=2)
+    def bad(item: dict) -> None:
+        raise Declined("no")
+
+    tasks = register_handlers(app, queue)  # type: ignore[arg-type]
+    assert tasks["ok"]({"x": 1}) == 2
+    with pytest.raises(Declined, match="no"):
+        tasks["bad"]({})
+
+
+def test_registering_again_replaces_the_function_under_the_same_name() -> None:
+    app, queue = _app_and_queue()
+    queue.add_handler("job", lambda item: "first", max_retries=1)
+    first = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
+
+    queue.add_handler("job", lambda item: "second", max_retries=4, retry_delay=0)
+    second = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
+
+    assert second is first
+    assert second({}) == "second"
+    assert second.max_retries == 4
+    assert list(app.tasks).count("job") == 1  # type: ignore[attr-defined]
+
+
+def test_a_foreign_task_of_the_same_name_is_replaced_by_the_handler() -> None:
+    app, queue = _app_and_queue()
+
+    @app.task(name="job", shared=False)  # type: ignore[attr-defined, untyped-decorator]
+    def job(item: object) -> str:
+        return "foreign"
+
+    queue.add_handler("job", lambda item: "handler")
+    task = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
+    assert app.tasks["job"] is task  # type: ignore[attr-defined]
+    assert task({}) == "handler"
+
+
+def test_a_long_retry_delay_raises_the_visibility_timeout_above_it() -> None:
+    app, queue = _app_and_queue()
+    queue.add_handler("nightly", lambda item: None, max_retries=2, retry_delay=7200)
+    register_handlers(app, queue)  # type: ignore[arg-type]
+    options = app.conf.broker_transport_options  # type: ignore[attr-defined]
+    assert options["visibility_timeout"] > 7200
+    # The other transport options (socket timeouts) are kept.
+    assert options["socket_timeout"] is not None
+
+
+def test_short_retry_delays_leave_the_default_visibility_timeout() -> None:
+    app, queue = _app_and_queue()
+    queue.add_handler("quick", lambda item: None, max_retries=5, retry_delay=60)
+    register_handlers(app, queue)  # type: ignore[arg-type]
+    options = app.conf.broker_transport_options  # type: ignore[attr-defined]
+    assert options["visibility_timeout"] == DEFAULT_VISIBILITY_TIMEOUT
+
+
+# --- with a real worker --------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_a_handler_runs_in_the_worker_and_returns_its_result(celery_stack: CeleryStack) -> None:
+    item = celery_stack.item("double", x=21)
+    result = celery_stack.module.tasks["double"].apply_async(args=[item])
+    assert result.get(timeout=30) == 42
+    status = celery_stack.wait_ready(result.id)
+    assert status == {
+        "task_id": result.id,
+        "status": "SUCCESS",
+        "result": 42,
+        "error": None,
+        "attempts": 1,
+    }
+
+
+@pytest.mark.worker
+def test_a_handler_that_succeeds_on_a_later_attempt_ends_in_success(
+    celery_stack: CeleryStack,
+) -> None:
+    item = celery_stack.item("flaky", succeed_on=3)
+    result = celery_stack.module.tasks["flaky"].apply_async(args=[item])
+    assert result.get(timeout=30) == {"attempt": 3}
+    status = celery_stack.wait_ready(result.id)
+    assert status["status"] == "SUCCESS"
+    assert status["attempts"] == 3
+    assert celery_stack.calls(item) == 3
+
+
+@pytest.mark.worker
+def test_a_handler_that_keeps_failing_ends_in_failure_with_its_own_exception(
+    celery_stack: CeleryStack,
+) -> None:
+    module = celery_stack.module
+    max_retries = module.task_queue.handlers["always_fails"].max_retries
+    item = celery_stack.item("always_fails")
+    result = module.tasks["always_fails"].apply_async(args=[item])
+    with pytest.raises(module.PaymentDeclined, match=f"attempt {max_retries + 1}"):
+        result.get(timeout=30)
+    status = celery_stack.wait_ready(result.id)
+    assert status["status"] == "FAILURE"
+    assert status["error"] == {
+        "type": "PaymentDeclined",
+        "message": f"card declined on attempt {max_retries + 1}",
+    }
+    assert status["attempts"] == max_retries + 1
+    assert celery_stack.calls(item) == max_retries + 1
+
+
+@pytest.mark.worker
+def test_the_worker_refuses_a_pickled_message(celery_stack: CeleryStack) -> None:
+    item = celery_stack.item("double", x=1)
+    refused = celery_stack.app.send_task("double", args=[item], serializer="pickle")
+    # A JSON message sent after it still runs: the worker skipped the pickled one.
+    after = celery_stack.module.tasks["double"].apply_async(args=[celery_stack.item("double", x=2)])
+    assert after.get(timeout=30) == 4
+    deadline = time.monotonic() + 10
+    while "pickle" not in celery_stack.worker.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Refusing to deserialize untrusted content of type pickle" in celery_stack.worker.log()
+    assert celery_status(celery_stack.app, refused.id)["status"] == "PENDING"
