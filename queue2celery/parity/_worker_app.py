@@ -1,0 +1,100 @@
+"""The Celery app the parity worker process runs: ``celery -A queue2celery.parity._worker_app:app``.
+
+The worker loads the workload afresh in its own process, wraps its handlers with recorders
+that write to Redis, and registers them as Celery tasks. Its configuration travels in the
+``Q2C_PARITY_WORKER`` environment variable (never on disk: the Redis URL may hold a password).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+
+from ..celery_tasks import make_celery_app, register_handlers
+from ._recorder import CeleryTaskIds, RedisSink, wrap_handlers
+from ._workload import WorkloadSpec, load_fresh
+
+__all__ = [
+    "ENV_VAR",
+    "WORKER_APP",
+    "ParityRun",
+    "build_worker_app",
+    "parity_app",
+    "worker_environment",
+]
+
+ENV_VAR = "Q2C_PARITY_WORKER"
+WORKER_APP = f"{__name__}:app"
+
+
+@dataclass(frozen=True)
+class ParityRun:
+    """The names one parity run uses on Redis: its own queue and its own key prefix."""
+
+    run_id: str
+    redis_url: str
+
+    @property
+    def queue(self) -> str:
+        return f"q2c-parity-{self.run_id}"
+
+    @property
+    def key_prefix(self) -> str:
+        return f"q2c-parity-{self.run_id}:"
+
+    @property
+    def attempts_key(self) -> str:
+        return f"{self.key_prefix}attempts"
+
+
+def parity_app(run: ParityRun) -> Celery:
+    """The app both sides use: a queue only this run's worker consumes, keys under its prefix."""
+    prefix = {"global_keyprefix": run.key_prefix}
+    return make_celery_app(
+        run.queue,
+        broker_url=run.redis_url,
+        result_backend=run.redis_url,
+        task_default_queue=run.queue,
+        broker_transport_options=prefix,
+        result_backend_transport_options=prefix,
+        # A parity run reads every result once, right away.
+        result_expires=3600,
+    )
+
+
+def build_worker_app(config: dict[str, Any]) -> Celery:
+    """Load the workload fresh, record its handlers into Redis, register them as tasks."""
+    import redis
+
+    run = ParityRun(config["run_id"], config["redis_url"])
+    loaded = load_fresh(WorkloadSpec.from_dict(config["workload"]))
+    client = redis.Redis.from_url(run.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    wrap_handlers(loaded.task_queue, RedisSink(client, run.attempts_key), CeleryTaskIds())
+    app = parity_app(run)
+    register_handlers(app, loaded.task_queue)
+    return app
+
+
+def worker_environment(
+    run: ParityRun, spec: WorkloadSpec, python_path: list[str]
+) -> dict[str, str]:
+    config = {"run_id": run.run_id, "redis_url": run.redis_url, "workload": spec.to_dict()}
+    existing = os.environ.get("PYTHONPATH")
+    paths = [p for p in python_path if p] + ([existing] if existing else [])
+    return {ENV_VAR: json.dumps(config), "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access, so importing this module (tests, mypy) needs no configuration.
+    if name == "app":
+        raw = os.environ.get(ENV_VAR)
+        if not raw:
+            raise AttributeError(f"{ENV_VAR} is not set: this module is the parity worker's app")
+        app = build_worker_app(json.loads(raw))
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

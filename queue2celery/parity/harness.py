@@ -1,0 +1,258 @@
+"""``parity.run``: one workload through the legacy queue and through Celery, compared.
+
+The Celery worker starts first (its 1-2 s start overlaps the legacy run), in its own process
+group, and is always stopped, also on Ctrl-C. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .._embedded import embedded_redis
+from ..celery_tasks import WorkerProcess, sent_key, start_worker
+from ..compat import CompatQueue, Rollout
+from ..errors import HarnessError, WorkerStartError, redact_url
+from ..legacy_queue import TaskQueue
+from ._calls import BackendRun, RecordingQueue, attach_attempts, wait_for_calls
+from ._compare import compare_runs
+from ._fingerprint import fingerprint
+from ._recorder import (
+    CeleryTaskIds,
+    LegacyTaskIds,
+    MemorySink,
+    error_of,
+    read_attempts,
+    wrap_handlers,
+)
+from ._worker_app import WORKER_APP, ParityRun, parity_app, worker_environment
+from ._workload import LoadedWorkload, WorkloadSpec, load_fresh, spec_for_objects, spec_for_target
+from .report import ParityReport
+
+__all__ = ["DEFAULT_TIMEOUT", "WORKER_READY_TIMEOUT", "run"]
+
+DEFAULT_TIMEOUT = 60.0
+WORKER_READY_TIMEOUT = 60.0
+# How long a legacy worker thread or the Celery worker gets to finish before it is left or killed.
+_STOP_TIMEOUT = 3.0
+
+
+def run(
+    workload: str | os.PathLike[str] | Callable[[Any], Any] | None = None,
+    *,
+    task_queue: TaskQueue | None = None,
+    workload_fn: Callable[[Any], Any] | None = None,
+    observe: Callable[[], Any] | None = None,
+    redis_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ParityReport:
+    """Run the workload on both backends and compare them.
+
+    ``workload`` is a ``.py`` path or dotted module (fresh module state per backend), or, with
+    ``task_queue=``, the driver function itself (the in-process form). ``redis_url=None`` runs on
+    an embedded server; a URL runs on that Redis, in keys this run deletes afterwards. Raises
+    :class:`HarnessError` when the harness itself cannot work (import, worker, Redis).
+    """
+    if timeout <= 0:
+        raise HarnessError(f"timeout={timeout!r}: give a number of seconds above 0")
+    spec, objects = _resolve(workload, task_queue, workload_fn, observe)
+    if redis_url is None:
+        with embedded_redis() as url:
+            return _run(spec, objects, url, timeout)
+    _check_redis(redis_url)
+    return _run(spec, objects, redis_url, timeout)
+
+
+def _resolve(
+    workload: Any,
+    task_queue: TaskQueue | None,
+    workload_fn: Callable[[Any], Any] | None,
+    observe: Callable[[], Any] | None,
+) -> tuple[WorkloadSpec, LoadedWorkload | None]:
+    if callable(workload) and not isinstance(workload, (str, os.PathLike)):
+        if workload_fn is not None:
+            raise HarnessError("pass the driver once: workload=fn or workload_fn=fn, not both")
+        workload, workload_fn = None, workload
+    if task_queue is None:
+        if workload is None:
+            raise HarnessError(
+                "nothing to run: pass a workload path or module, or task_queue= and workload="
+            )
+        if workload_fn is not None or observe is not None:
+            raise HarnessError("workload_fn= and observe= go with task_queue=, not with a path")
+        return spec_for_target(workload), None
+    if workload is not None:
+        raise HarnessError("pass either a workload path/module or task_queue=, not both")
+    if workload_fn is None:
+        raise HarnessError("task_queue= needs workload=fn: the function that makes the put calls")
+    spec = spec_for_objects(task_queue)
+    return spec, LoadedWorkload(task_queue, workload_fn, observe)
+
+
+def _check_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise HarnessError(
+            f"Redis at {redact_url(url)} does not answer ({type(exc).__name__}: {exc}); start it, "
+            "fix --redis-url, or leave it out to use the embedded server"
+        ) from exc
+    finally:
+        client.close()
+
+
+def _run(
+    spec: WorkloadSpec, objects: LoadedWorkload | None, url: str, timeout: float
+) -> ParityReport:
+    parity = ParityRun(uuid.uuid4().hex[:12], url)
+    celery_ids: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="q2c-parity-") as tmp:
+        worker = start_worker(
+            WORKER_APP,
+            env=worker_environment(parity, spec, sys.path),
+            queues=[parity.queue],
+            log_path=Path(tmp) / "worker.log",
+        )
+        try:
+            started = time.monotonic()
+            # In-process, both runs share the caller's module state; Celery goes first so what
+            # legacy handlers write in process memory cannot make Celery look right.
+            if spec.fresh:
+                legacy = _run_legacy(spec, objects, timeout)
+                celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
+            else:
+                celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
+                legacy = _run_legacy(spec, objects, timeout)
+        finally:
+            worker.stop(timeout=_STOP_TIMEOUT)
+            _cleanup(parity, celery_ids)
+    return ParityReport(spec.label, legacy, celery, compare_runs(legacy, celery, timeout))
+
+
+def _drive(loaded: LoadedWorkload, queue: RecordingQueue, run: BackendRun) -> None:
+    assert loaded.workload is not None
+    try:
+        loaded.workload(queue)
+    except Exception as exc:  # the driver failing is a finding, not a harness error
+        run.workload_error = error_of(exc)
+
+
+def _observe(loaded: LoadedWorkload, run: BackendRun) -> None:
+    if loaded.observe is None:
+        return
+    try:
+        run.observed = fingerprint(loaded.observe())
+    except Exception as exc:
+        run.observe_error = error_of(exc)
+
+
+def _load(spec: WorkloadSpec, objects: LoadedWorkload | None) -> LoadedWorkload:
+    return objects if objects is not None else load_fresh(spec)
+
+
+def _run_legacy(spec: WorkloadSpec, objects: LoadedWorkload | None, timeout: float) -> BackendRun:
+    loaded = _load(spec, objects)
+    task_queue = loaded.task_queue
+    original = dict(task_queue.handlers)
+    sink, ids = MemorySink(), LegacyTaskIds(task_queue)
+    wrap_handlers(task_queue, sink, ids)
+    queue = RecordingQueue(task_queue, task_queue, ids)
+    result = BackendRun("legacy")
+    started = time.monotonic()
+    try:
+        _drive(loaded, queue, result)
+        wait_for_calls(queue.calls, time.monotonic() + timeout, poll=False)
+    finally:
+        task_queue.stop(timeout=_STOP_TIMEOUT)
+        _restore(task_queue, original)
+    result.seconds = time.monotonic() - started
+    attach_attempts(queue.calls, sink.records)
+    result.calls = queue.calls
+    _observe(loaded, result)
+    return result
+
+
+def _run_celery(
+    spec: WorkloadSpec,
+    objects: LoadedWorkload | None,
+    parity: ParityRun,
+    worker: WorkerProcess,
+    worker_started: float,
+    timeout: float,
+    celery_ids: list[str],
+) -> BackendRun:
+    loaded = _load(spec, objects)
+    task_queue = loaded.task_queue
+    original = dict(task_queue.handlers)
+    # The caller's task definitions match the worker's (instant retries); they never run here.
+    wrap_handlers(task_queue, lambda record: None, CeleryTaskIds())
+    result = BackendRun("celery")
+    try:
+        worker.wait_ready(max(0.0, WORKER_READY_TIMEOUT - (time.monotonic() - worker_started)))
+    except WorkerStartError as exc:
+        _restore(task_queue, original)
+        raise HarnessError(f"the parity Celery worker did not start: {exc}") from exc
+    result.info["worker_start_seconds"] = round(time.monotonic() - worker_started, 3)
+    result.info["redis"] = redact_url(parity.redis_url)
+    app = parity_app(parity)
+    compat = CompatQueue(
+        task_queue,
+        app,
+        rollout=Rollout.all_celery(),
+        strict=False,
+        namespace=parity.key_prefix.rstrip(":"),
+    )
+    queue = RecordingQueue(compat, task_queue)
+    started = time.monotonic()
+    try:
+        _drive(loaded, queue, result)
+        celery_ids.extend(c.task_id for c in queue.calls if c.task_id)
+        wait_for_calls(queue.calls, time.monotonic() + timeout, poll=True)
+        client = redis.Redis.from_url(parity.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            attach_attempts(queue.calls, read_attempts(client, parity.attempts_key))
+        except redis.RedisError as exc:
+            raise HarnessError(
+                f"could not read the worker's records from {redact_url(parity.redis_url)}: {exc}"
+            ) from exc
+        finally:
+            client.close()
+    finally:
+        compat.close()
+        app.close()
+        _restore(task_queue, original)
+    result.seconds = time.monotonic() - started
+    result.calls = queue.calls
+    _observe(loaded, result)
+    return result
+
+
+def _restore(task_queue: TaskQueue, original: dict[str, Any]) -> None:
+    """Put the caller's own handlers back (the in-process form wraps the caller's queue)."""
+    for name, handler in original.items():
+        task_queue.add_handler(
+            name, handler.func, max_retries=handler.max_retries, retry_delay=handler.retry_delay
+        )
+
+
+def _cleanup(parity: ParityRun, celery_ids: list[str]) -> None:
+    """Delete every key this run made (its prefix, and the sent markers of its tasks)."""
+    client = redis.Redis.from_url(parity.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{parity.key_prefix}*", count=1000))
+        keys += [sent_key(task_id) for task_id in celery_ids]
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    except redis.RedisError:
+        pass  # best effort: the embedded server is going away anyway; keys expire
+    finally:
+        client.close()
