@@ -1,5 +1,53 @@
-"""queue2celery.migrate (see DESIGN.md)."""
+"""queue2celery.migrate: the static side. ``scan`` finds legacy enqueue sites by meaning,
+``rewrite`` turns the mapped ones into ``.delay()`` calls with libcst codemods, ``check``
+keeps CI from sliding back. Imports libcst and the standard library only."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._risks import RISKS, Risk
+from .check import check
+from .codemods import (
+    CODEMODS,
+    ReplaceBackgroundTaskCommand,
+    ReplaceManagerAddTaskCommand,
+    ReplaceQueuePutCommand,
+)
+from .config import MigrateConfig, find_pyproject, load_config, proposed_tables
+from .results import (
+    CHECK_CODES,
+    CheckResult,
+    FileChange,
+    FileError,
+    Finding,
+    RewriteResult,
+    ScanResult,
+    Site,
+)
+from .rewrite import rewrite, rewrite_source
+from .scan import collect_files, scan
+
+__all__ = [
+    "CHECK_CODES",
+    "CODEMODS",
+    "RISKS",
+    "CheckResult",
+    "FileChange",
+    "FileError",
+    "Finding",
+    "MigrateConfig",
+    "ReplaceBackgroundTaskCommand",
+    "ReplaceManagerAddTaskCommand",
+    "ReplaceQueuePutCommand",
+    "RewriteResult",
+    "Risk",
+    "ScanResult",
+    "Site",
+    "check",
+    "collect_files",
+    "find_pyproject",
+    "load_config",
+    "proposed_tables",
+    "rewrite",
+    "rewrite_source",
+    "scan",
+]

@@ -1,0 +1,158 @@
+"""What a name in the source refers to, by meaning: imports, aliases, relative imports,
+module attributes, ``self`` attributes and the declared type of a local or parameter.
+
+libcst's QualifiedNameProvider resolves imports and aliases; it does not know the module's
+own name (so relative imports stay relative) nor instances, which this module adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import (
+    Assignment,
+    ClassScope,
+    FunctionScope,
+    GlobalScope,
+    ParentNodeProvider,
+    QualifiedName,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+    Scope,
+    ScopeProvider,
+)
+
+QUEUE_CLASSES = frozenset(
+    {"queue.Queue", "queue.PriorityQueue", "queue.SimpleQueue", "queue.LifoQueue"}
+)
+BACKGROUND_TASKS = frozenset(
+    {
+        "fastapi.BackgroundTasks",
+        "fastapi.background.BackgroundTasks",
+        "starlette.background.BackgroundTasks",
+    }
+)
+METADATA = (QualifiedNameProvider, ScopeProvider, ParentNodeProvider)
+
+GetMetadata = Callable[..., Any]
+
+
+def is_legacy_task_queue_class(name: str) -> bool:
+    """queue2celery's own legacy ``TaskQueue``, wherever it is imported from."""
+    return name.startswith("queue2celery.legacy_queue") and name.endswith(".TaskQueue")
+
+
+class Resolver:
+    """Turns expressions into fully qualified names for one module."""
+
+    def __init__(self, get_metadata: GetMetadata, module: str, is_package: bool) -> None:
+        self._get = get_metadata
+        self.module = module
+        self.package = module if is_package else module.rpartition(".")[0]
+
+    def qualify(self, local: str) -> str:
+        return f"{self.module}.{local}" if self.module else local
+
+    def absolute(self, qname: QualifiedName) -> str | None:
+        name = qname.name
+        if qname.source is QualifiedNameSource.IMPORT:
+            if not name.startswith("."):
+                return name
+            dots = len(name) - len(name.lstrip("."))
+            parts = self.package.split(".") if self.package else []
+            if dots - 1 > len(parts) or not self.module:
+                return None
+            base = parts[: len(parts) - (dots - 1)]
+            return ".".join([*base, name[dots:]]) if base else name[dots:]
+        if qname.source is QualifiedNameSource.BUILTIN:
+            return name if name.startswith("builtins.") else f"builtins.{name}"
+        if "<locals>" in name:
+            return None  # a parameter or local: never the module's queue
+        return self.qualify(name)
+
+    def callable_ids(self, expr: cst.BaseExpression) -> frozenset[str]:
+        """Identities of a function reference, locals included (thread targets)."""
+        attr = self.self_attribute(expr)
+        if attr is not None:
+            return frozenset({attr})
+        out = set()
+        for qname in self._get(QualifiedNameProvider, expr, set()):
+            if qname.source is QualifiedNameSource.LOCAL:
+                out.add(self.qualify(qname.name))
+            else:
+                full = self.absolute(qname)
+                if full:
+                    out.add(full)
+        return frozenset(out)
+
+    def fqns(self, expr: cst.BaseExpression) -> frozenset[str]:
+        """Module-level names and ``self`` attributes ``expr`` refers to (locals excluded)."""
+        attr = self.self_attribute(expr)
+        if attr is not None:
+            return frozenset({attr})
+        names = (self.absolute(q) for q in self._get(QualifiedNameProvider, expr, set()))
+        return frozenset(n for n in names if n)
+
+    def self_attribute(self, expr: cst.BaseExpression) -> str | None:
+        """``self.x`` inside a method of class ``C`` -> ``module.C.x``."""
+        if not (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name)):
+            return None
+        owner = self.method_class(expr.value)
+        return f"{owner}.{expr.attr.value}" if owner else None
+
+    def method_class(self, name: cst.Name) -> str | None:
+        """The class path when ``name`` is the first parameter of a method (self/cls)."""
+        scope: Scope | None = self._get(ScopeProvider, name, None)
+        while scope is not None and not isinstance(scope, (FunctionScope, GlobalScope)):
+            scope = scope.parent
+        if not isinstance(scope, FunctionScope) or not isinstance(scope.node, cst.FunctionDef):
+            return None
+        params = scope.node.params
+        first = (params.posonly_params or params.params or (None,))[0]
+        if first is None or first.name.value != name.value:
+            return None
+        if not isinstance(scope.parent, ClassScope):
+            return None
+        path = self.scope_path(scope.parent)
+        return self.qualify(path) if path and "<locals>" not in path else None
+
+    def scope_path(self, scope: Scope) -> str:
+        """``Outer.Inner`` / ``f.<locals>.g`` for a class or function scope."""
+        parts: list[str] = []
+        current: Scope | None = scope
+        while current is not None and not isinstance(current, GlobalScope):
+            node = getattr(current, "node", None)
+            if isinstance(current, FunctionScope) and isinstance(node, cst.FunctionDef):
+                parts.insert(0, f"{node.name.value}.<locals>" if parts else node.name.value)
+            elif isinstance(current, ClassScope) and isinstance(node, cst.ClassDef):
+                parts.insert(0, node.name.value)
+            current = current.parent
+        return ".".join(parts)
+
+    def declared_types(self, name: cst.Name) -> frozenset[str]:
+        """Annotation or constructor of the local/parameter ``name`` (``bt: BackgroundTasks``)."""
+        scope: Scope | None = self._get(ScopeProvider, name, None)
+        if scope is None or name.value not in scope:
+            return frozenset()
+        out: set[str] = set()
+        for assignment in scope[name.value]:
+            if not isinstance(assignment, Assignment):
+                continue
+            node = assignment.node
+            if isinstance(node, cst.Param) and node.annotation is not None:
+                out |= self.fqns(node.annotation.annotation)
+            elif isinstance(node, cst.Name):
+                out |= self._assigned_type(node)
+        return frozenset(out)
+
+    def _assigned_type(self, target: cst.Name) -> frozenset[str]:
+        parent = self._get(ParentNodeProvider, target, None)
+        if isinstance(parent, cst.AssignTarget):
+            parent = self._get(ParentNodeProvider, parent, None)
+        if isinstance(parent, cst.AnnAssign) and parent.target is target:
+            return self.fqns(parent.annotation.annotation)
+        if isinstance(parent, cst.Assign) and isinstance(parent.value, cst.Call):
+            return self.fqns(parent.value.func)
+        return frozenset()

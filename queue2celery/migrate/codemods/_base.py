@@ -1,0 +1,233 @@
+"""What the three codemods share: the mapping, planning every site before changing anything,
+adding the target's import and removing the legacy import once nothing uses it."""
+
+from __future__ import annotations
+
+import argparse
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import ImportAssignment, ScopeProvider
+
+from .._resolve import METADATA, Resolver
+from ..config import MigrateConfig, load_config
+
+__all__ = ["LegacyCallCodemod", "Plan"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one call is rewritten: ``target.delay(*args)``; ``consumed`` names go away."""
+
+    target: str
+    args: tuple[cst.Arg, ...]
+    consumed: tuple[cst.Name, ...]
+
+
+class LegacyCallCodemod(VisitorBasedCodemodCommand):
+    """Base: subclasses say which calls they rewrite (:meth:`plan`), the base does the rest."""
+
+    METADATA_DEPENDENCIES = METADATA
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        config: MigrateConfig | None = None,
+        config_file: str | None = None,
+    ) -> None:
+        super().__init__(context)
+        if config is None:
+            # Run by `python -m libcst.tool codemod`: read the project's pyproject.toml.
+            start = Path(context.filename) if context.filename else Path.cwd()
+            config = load_config(start, Path(config_file) if config_file else None)
+        self.config = config
+        self._plans: dict[int, tuple[Plan, str]] = {}
+        self._removable: list[ImportAssignment] = []
+
+    @staticmethod
+    def add_args(arg_parser: argparse.ArgumentParser) -> None:
+        arg_parser.add_argument(
+            "--config-file",
+            dest="config_file",
+            default=None,
+            help="pyproject.toml holding [tool.queue2celery] (default: the nearest one)",
+        )
+
+    # -- what subclasses provide -----------------------------------------------------
+    @abstractmethod
+    def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
+        """The rewrite for ``node``, or None when it is not a mapped site of this codemod."""
+
+    @property
+    def queues(self) -> Mapping[str, str]:
+        return self.config.queues
+
+    @property
+    def functions(self) -> Mapping[str, str]:
+        return self.config.functions
+
+    # -- planning (on the original tree, with its metadata) --------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        module = self.context.full_module_name or ""
+        filename = self.context.filename or ""
+        resolver = Resolver(self.get_metadata, module, filename.endswith("__init__.py"))
+        planner = _Planner(self, resolver)
+        node.visit(planner)
+        consumed = {id(name) for plan, _ in planner.plans.values() for name in plan.consumed}
+        removable: dict[int, ImportAssignment] = {}
+        for plan, _ in planner.plans.values():
+            for name in plan.consumed:
+                for assignment in self._bindings(name):
+                    if all(id(a.node) in consumed for a in assignment.references):
+                        removable[id(assignment)] = assignment
+        self._removable = list(removable.values())
+        for key, (plan, _) in list(planner.plans.items()):
+            local = self._local_name(plan, planner.calls[key], removable)
+            if local is None:
+                self.warn(f"{plan.target!r} clashes with a name in scope; call left unchanged")
+                del planner.plans[key]
+                continue
+            self._plans[key] = (plan, local)
+
+    def _bindings(self, name: cst.Name) -> list[ImportAssignment]:
+        scope = self.get_metadata(ScopeProvider, name, None)
+        if scope is None:
+            return []
+        return [
+            binding
+            for access in scope.accesses[name]
+            for binding in access.referents
+            if isinstance(binding, ImportAssignment)
+        ]
+
+    def _local_name(
+        self, plan: Plan, call: cst.Call, removable: Mapping[int, ImportAssignment]
+    ) -> str | None:
+        """The name the target is imported as: its own, or ``<name>_task`` on a clash."""
+        module, _, name = plan.target.rpartition(".")
+        scope = self.get_metadata(ScopeProvider, call, None)
+        for local in (name, f"{name}_task"):
+            if scope is None or local not in scope:
+                return local
+            ok = True
+            for binding in scope[local]:
+                if id(binding) in removable:
+                    continue
+                names = scope.get_qualified_names_for(local)
+                if not (
+                    isinstance(binding, ImportAssignment)
+                    and {q.name for q in names} == {plan.target}
+                ):
+                    ok = False
+            if ok:
+                return local
+        return None
+
+    # -- rewriting ---------------------------------------------------------------------
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        planned = self._plans.get(id(original_node))
+        if planned is None:
+            return updated_node
+        plan, local = planned
+        module, _, name = plan.target.rpartition(".")
+        AddImportsVisitor.add_needed_import(
+            self.context, module, name, asname=None if local == name else local
+        )
+        func = cst.Attribute(value=cst.Name(local), attr=cst.Name("delay"))
+        return updated_node.with_changes(func=func, args=list(plan.args))
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not self._removable:
+            return updated_node
+        return updated_node.visit(_ImportRemover(self._removable))
+
+
+class _Planner(cst.CSTVisitor):
+    def __init__(self, codemod: LegacyCallCodemod, resolver: Resolver) -> None:
+        super().__init__()
+        self.codemod = codemod
+        self.resolver = resolver
+        self.plans: dict[int, tuple[Plan, str]] = {}
+        self.calls: dict[int, cst.Call] = {}
+        self._decorators = 0
+        self._awaited: set[int] = set()
+
+    def visit_Decorator(self, node: cst.Decorator) -> None:
+        self._decorators += 1
+
+    def leave_Decorator(self, original_node: cst.Decorator) -> None:
+        self._decorators -= 1
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self._awaited.add(id(node.expression))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._decorators or id(node) in self._awaited:
+            return
+        plan = self.codemod.plan(node, self.resolver)
+        if plan is not None:
+            self.plans[id(node)] = (plan, "")
+            self.calls[id(node)] = node
+
+
+class _ImportRemover(cst.CSTTransformer):
+    """Drops the import aliases whose every use was rewritten, keeping the rest intact."""
+
+    def __init__(self, assignments: Sequence[ImportAssignment]) -> None:
+        super().__init__()
+        self.keys = {(_import_key(a.node), a.name) for a in assignments}
+
+    def _keep(self, statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> bool:
+        local = alias.evaluated_alias or alias.evaluated_name
+        return (_import_key(statement), local) not in self.keys
+
+    def leave_Import(
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import | cst.RemovalSentinel:
+        keep = [a for a in updated_node.names if self._keep(original_node, a)]
+        return _with_names(updated_node, keep, parenthesized=False)
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
+        if isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        keep = [a for a in updated_node.names if self._keep(original_node, a)]
+        return _with_names(updated_node, keep, parenthesized=updated_node.lpar is not None)
+
+
+_Statement = TypeVar("_Statement", cst.Import, cst.ImportFrom)
+
+
+def _with_names(
+    node: _Statement, keep: list[cst.ImportAlias], *, parenthesized: bool
+) -> _Statement | cst.RemovalSentinel:
+    names = node.names
+    assert not isinstance(names, cst.ImportStar)  # star imports are left alone earlier
+    if len(keep) == len(names):
+        return node
+    if not keep:
+        return cst.RemoveFromParent()
+    if keep[-1] is not names[-1] and not parenthesized:
+        keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return node.with_changes(names=keep)
+
+
+def _import_key(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.ImportFrom):
+        module = cst.Module([]).code_for_node(node.module) if node.module else ""
+        return f"from {'.' * len(node.relative)}{module}"
+    return "import"
+
+
+def root_name(expr: cst.BaseExpression) -> cst.Name | None:
+    """``qmod`` in ``qmod.task_queue``: the name whose import the rewrite may make unused."""
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return expr if isinstance(expr, cst.Name) else None

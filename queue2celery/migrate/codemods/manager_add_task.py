@@ -1,0 +1,34 @@
+"""``task_manager.add_task(...)`` -> ``task.delay(...)`` for a mapped home-made manager."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from .._resolve import BACKGROUND_TASKS, Resolver
+from ._base import LegacyCallCodemod, Plan, root_name
+
+__all__ = ["ReplaceManagerAddTaskCommand"]
+
+
+class ReplaceManagerAddTaskCommand(LegacyCallCodemod):
+    """Replace ``add_task`` on a task manager mapped in ``[tool.queue2celery.queues]``.
+
+    The mapped Celery task replaces ``add_task`` itself, so it receives the same arguments.
+    """
+
+    DESCRIPTION = "Replace add_task(...) on a mapped task manager with <task>.delay(...)."
+
+    def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "add_task":
+            return None
+        if (
+            isinstance(func.value, cst.Name)
+            and resolver.declared_types(func.value) & BACKGROUND_TASKS
+        ):
+            return None
+        mapped = sorted(q for q in resolver.fqns(func.value) if q in self.queues)
+        if not mapped:
+            return None
+        consumed = root_name(func.value)
+        return Plan(self.queues[mapped[0]], tuple(node.args), (consumed,) if consumed else ())

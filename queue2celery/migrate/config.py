@@ -1,0 +1,138 @@
+"""The migration mapping: ``[tool.queue2celery.queues]`` and ``[tool.queue2celery.functions]``.
+
+Both tables map a fully qualified name in the legacy code (a queue object, or a function
+handed to ``BackgroundTasks.add_task``) to the fully qualified name of the Celery task that
+replaces it. The table is read from the migrated project's ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ..errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["MigrateConfig", "find_pyproject", "load_config", "proposed_tables"]
+
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+
+
+def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class MigrateConfig:
+    """Which legacy queue/function maps to which Celery task (fully qualified names)."""
+
+    queues: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    functions: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    source: Path | None = None
+
+    @classmethod
+    def from_mappings(
+        cls,
+        queues: Mapping[str, str] | None = None,
+        functions: Mapping[str, str] | None = None,
+        source: Path | None = None,
+    ) -> MigrateConfig:
+        """Build a validated config (every name dotted, every target importable by name)."""
+        where = str(source) if source else "the mapping"
+        checked_queues = _validated(queues or {}, "queues", where)
+        checked_functions = _validated(functions or {}, "functions", where)
+        return cls(_frozen(checked_queues), _frozen(checked_functions), source)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; worker processes get plain dicts back.
+        return (_rebuild, (dict(self.queues), dict(self.functions), self.source))
+
+
+def _rebuild(
+    queues: dict[str, str], functions: dict[str, str], source: Path | None
+) -> MigrateConfig:
+    return MigrateConfig(_frozen(queues), _frozen(functions), source)
+
+
+def _validated(table: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
+    if not isinstance(table, Mapping):
+        raise ConfigError(
+            f"[tool.queue2celery.{name}] in {where} must be a table, got {table!r}; "
+            f'write it as [tool.queue2celery.{name}] with "legacy.name" = "celery.task" lines'
+        )
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if not isinstance(value, str) or not _DOTTED.match(value):
+            raise ConfigError(
+                f"[tool.queue2celery.{name}] {key!r} maps to {value!r} in {where}; the target "
+                "must be the dotted, fully qualified name of a Celery task, e.g. "
+                '"app.tasks.process_task"'
+            )
+        if not _DOTTED.match(str(key)):
+            raise ConfigError(
+                f"[tool.queue2celery.{name}] key {key!r} in {where} is not a fully qualified "
+                'name; use the dotted path of the legacy object, e.g. "app.tasks.queue.task_queue"'
+            )
+        out[str(key)] = value
+    return out
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start`` (a file or a directory)."""
+    here = start.resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path, config_file: Path | None = None) -> MigrateConfig:
+    """Read the mapping from ``config_file`` or the nearest pyproject.toml above ``path``.
+
+    No pyproject at all, or one without the tables, gives an empty mapping: scan still finds
+    the unmapped candidates, rewrite then changes nothing.
+    """
+    source = config_file if config_file is not None else find_pyproject(path)
+    if source is None:
+        return MigrateConfig()
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(source)!r}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(source)!r} is not valid TOML ({exc}); fix it or pass --config"
+        ) from exc
+    tool = data.get("tool", {}).get("queue2celery", {})
+    if not isinstance(tool, Mapping):
+        raise ConfigError(f"[tool.queue2celery] in {str(source)!r} must be a table")
+    return MigrateConfig.from_mappings(
+        tool.get("queues", {}), tool.get("functions", {}), source=source
+    )
+
+
+def proposed_tables(queues: Iterable[str], functions: Iterable[str]) -> str:
+    """TOML text proposing a mapping for the unmapped queues and functions scan found."""
+    lines: list[str] = []
+    for table, names in (("queues", sorted(set(queues))), ("functions", sorted(set(functions)))):
+        if not names:
+            continue
+        if lines:
+            lines.append("")
+        lines.append(f"[tool.queue2celery.{table}]")
+        for name in names:
+            task = name.rsplit(".", 1)[-1]
+            lines.append(f'"{name}" = "CHANGE_ME.tasks.{task}"')
+    return "\n".join(lines)

@@ -1,0 +1,140 @@
+"""Result objects of scan, rewrite and check (the library returns these; only the CLI prints)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._risks import Risk
+
+__all__ = [
+    "CHECK_CODES",
+    "CheckResult",
+    "FileChange",
+    "FileError",
+    "Finding",
+    "RewriteResult",
+    "ScanResult",
+    "Site",
+]
+
+KINDS = ("queue_put", "background_task", "manager_add_task")
+
+#: ``check`` codes: one per kind of legacy site, and one for a file that does not parse.
+CHECK_CODES = {
+    "queue_put": "Q2C001",
+    "background_task": "Q2C002",
+    "manager_add_task": "Q2C003",
+    "parse_error": "Q2C900",
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    """A legacy enqueue call. ``queue`` is the mapping key: the queue or manager object for
+    ``queue_put``/``manager_add_task``, the function handed over for ``background_task``.
+    ``target`` is the mapped Celery task, None when unmapped."""
+
+    path: str
+    line: int
+    col: int
+    kind: str
+    queue: str | None
+    target: str | None
+    risks: tuple[Risk, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "kind": self.kind,
+            "queue": self.queue,
+            "target": self.target,
+            "risks": [{"code": r.code, "message": r.message} for r in self.risks],
+        }
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read or parsed (it is skipped, the others proceed)."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What ``scan`` found under one root."""
+
+    files_scanned: int
+    files_parsed: int
+    sites: tuple[Site, ...]
+    errors: tuple[FileError, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``scan --json`` document (DESIGN.md)."""
+        return {
+            "files_scanned": self.files_scanned,
+            "sites": [s.to_dict() for s in self.sites],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+    def unmapped(self, kind: str) -> list[str]:
+        """Mapping keys of the unmapped sites of ``kind``, sorted, each once."""
+        return sorted(
+            {s.queue for s in self.sites if s.kind == kind and s.target is None and s.queue}
+        )
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file rewrite changed (or would change, with ``--diff``)."""
+
+    path: str
+    diff: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    """What ``rewrite`` did: changed files (written unless ``dry_run``), errors, warnings."""
+
+    files_scanned: int
+    changes: tuple[FileChange, ...]
+    errors: tuple[FileError, ...]
+    warnings: tuple[tuple[str, str], ...]  # (path, message) for sites left unchanged
+    dry_run: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One ``check`` line: ``path:line:col: Q2Cnnn message``."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Remaining legacy sites (and unparseable files) as check findings."""
+
+    files_scanned: int
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings

@@ -1,0 +1,124 @@
+"""``rewrite``: run the codemods over a tree; write changed files atomically, or only diff."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from ._files import SourceFile, may_hold_site, split_bom, write_atomically
+from ._parallel import Progress, parallel_map
+from .codemods import CODEMODS
+from .config import MigrateConfig
+from .results import FileChange, FileError, RewriteResult
+from .scan import collect_files
+
+__all__ = ["rewrite", "rewrite_source"]
+
+
+def rewrite_source(
+    source: bytes,
+    config: MigrateConfig,
+    *,
+    module: str = "",
+    is_package: bool = False,
+    filename: str | None = None,
+) -> tuple[bytes, tuple[str, ...]]:
+    """``(new_source, warnings)``; returns ``source`` itself when nothing changes.
+
+    Everything but the rewritten calls and imports is kept byte for byte, a UTF-8 BOM and
+    CRLF line ends included. Raises libcst's ParserSyntaxError for code that does not parse.
+    """
+    bom, body = split_bom(source)
+    if not may_hold_site(body):
+        return source, ()
+    tree = cst.parse_module(body)
+    package = module if is_package else module.rpartition(".")[0]
+    warnings: list[str] = []
+    for command in CODEMODS:
+        context = CodemodContext(
+            filename=filename or ("__init__.py" if is_package else None),
+            full_module_name=module or None,
+            full_package_name=package or None,
+        )
+        tree = command(context, config=config).transform_module(tree)
+        warnings.extend(context.warnings)
+    out = tree.bytes
+    return (source if out == body else bom + out), tuple(warnings)
+
+
+Outcome = tuple[str, bytes | None, tuple[str, ...], str | None]
+
+
+def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
+    path, rel, module, is_package, config = job
+    try:
+        with open(path, "rb") as handle:
+            source = handle.read()
+        new, warnings = rewrite_source(
+            source, config, module=module, is_package=is_package, filename=path
+        )
+        return rel, (None if new == source else new), warnings, None
+    except RecursionError:
+        return rel, None, (), "too deeply nested for the parser (RecursionError)"
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+        text = str(exc).strip()
+        return rel, None, (), f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _diff(rel: str, old: bytes, new: bytes) -> str:
+    a = old.decode("utf-8", errors="replace").splitlines(keepends=True)
+    b = new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, fromfile=f"a/{rel}", tofile=f"b/{rel}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def rewrite(
+    path: Path,
+    config: MigrateConfig,
+    *,
+    dry_run: bool = False,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> RewriteResult:
+    """Rewrite every mapped site under ``path``; with ``dry_run`` nothing is written."""
+    files = collect_files(path)
+    errors: list[FileError] = []
+    candidates: list[SourceFile] = []
+    originals: dict[str, bytes] = {}
+    for f in files:
+        try:
+            data = f.path.read_bytes()
+        except OSError as exc:
+            errors.append(FileError(f.rel, f"cannot read: {exc.strerror or exc}"))
+            continue
+        if may_hold_site(data):
+            candidates.append(f)
+            originals[f.rel] = data
+    if on_total:
+        on_total(len(candidates))
+    jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config) for f in candidates]
+    outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress)
+    paths = {f.rel: f.path for f in candidates}
+    changes: list[FileChange] = []
+    warnings: list[tuple[str, str]] = []
+    for rel, new, notes, error in outcomes:
+        warnings.extend((rel, n) for n in notes)
+        if error is not None:
+            errors.append(FileError(rel, error))
+            continue
+        if new is None:
+            continue
+        if not dry_run:
+            try:
+                write_atomically(paths[rel], new)
+            except OSError as exc:
+                errors.append(FileError(rel, f"cannot write: {exc.strerror or exc}"))
+                continue
+        changes.append(FileChange(rel, _diff(rel, originals[rel], new), notes))
+    errors.sort(key=lambda e: e.path)
+    return RewriteResult(len(files), tuple(changes), tuple(errors), tuple(warnings), dry_run)
