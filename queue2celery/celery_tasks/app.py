@@ -61,12 +61,27 @@ def make_celery_app(
     result_backend: str | None = None,
     **overrides: Any,
 ) -> Celery:
-    """A Celery app with JSON-only, reliability-first defaults; ``overrides`` win over all."""
+    """A Celery app with JSON-only, reliability-first defaults; ``overrides`` win over all.
+
+    URLs: the explicit arguments, else ``CELERY_BROKER_URL`` / ``CELERY_RESULT_BACKEND``,
+    else ``REDIS_URL``, else ``redis://localhost:6379/0``. Dict settings given in
+    ``overrides`` (transport options) are merged into the defaults key by key.
+    """
     env_config = CeleryConfig.from_env()
+    broker = broker_url or env_config.broker_url
+    backend = result_backend or env_config.result_backend
+    # Celery itself lets CELERY_RESULT_BACKEND beat the configured backend; an explicit
+    # ``result_backend`` argument must win (the parity harness points apps at its server).
+    explicit_backend = bool(result_backend) and result_backend != os.environ.get(
+        "CELERY_RESULT_BACKEND", result_backend
+    )
     app = Celery(name)
+    if explicit_backend:
+        # Celery builds its backend from ``backend_cls`` before looking at the env.
+        app.backend_cls = backend
     settings: dict[str, Any] = {
-        "broker_url": broker_url or env_config.broker_url,
-        "result_backend": result_backend or env_config.result_backend,
+        "broker_url": broker,
+        "result_backend": backend,
         # JSON only: a pickled message from anyone who can reach Redis would run code.
         "task_serializer": "json",
         "result_serializer": "json",
@@ -99,6 +114,9 @@ def make_celery_app(
         # does not run twice at once (Celery 6 makes this the default).
         "worker_cancel_long_running_tasks_on_connection_loss": True,
     }
+    if broker_url and broker_url != os.environ.get("CELERY_BROKER_URL", broker_url):
+        # Likewise CELERY_BROKER_URL beats ``broker_url``; the read/write URLs beat it.
+        settings["broker_read_url"] = settings["broker_write_url"] = broker_url
     for key, value in overrides.items():
         if key in _MERGED_SETTINGS and isinstance(value, Mapping):
             settings[key] = {**settings.get(key, {}), **value}
