@@ -1,0 +1,133 @@
+"""What the ``rollout`` and ``spool`` commands do, as functions that return results."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import redis
+
+from ..celery_tasks import mark_sent
+from ..celery_tasks.status import DEFAULT_SENT_TTL
+from ..errors import BrokerUnavailable, ConfigError, redact_url
+from .live import DEFAULT_NAMESPACE, RolloutRow, RolloutStore
+from .rollout import ALL_TASKS, Rollout, parse_percentage
+from .spool import ReplayResult, Spool
+
+__all__ = ["RolloutReport", "rollout_clear", "rollout_set", "rollout_show", "spool_replay"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RolloutReport:
+    """``rollout show``: this shell's Q2C_ROLLOUT and, per task, Redis's view."""
+
+    namespace: str
+    local_spec: str | None
+    rows: list[RolloutRow]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "local_spec": self.local_spec,
+            "tasks": [
+                {
+                    "task": r.task,
+                    "configured": r.configured,
+                    "override": r.override,
+                    "counts": dict(r.counts),
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=None, health_check_interval=0
+    )
+
+
+def _call(url: str, fn: Callable[[redis.Redis], T]) -> T:
+    client = _client(url)
+    try:
+        return fn(client)
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(
+            f"Redis at {redact_url(url)} did not answer ({type(exc).__name__}); start it or "
+            "pass the right --redis-url (REDIS_URL / CELERY_BROKER_URL)"
+        ) from exc
+    finally:
+        client.close()
+
+
+def rollout_set(
+    redis_url: str, task: str, percentage: str, *, namespace: str = DEFAULT_NAMESPACE
+) -> float:
+    """Override ``task``'s share (``'*'``: every task, and drop per-task overrides)."""
+    if not task:
+        raise ConfigError("rollout set needs a task name, or '*' for every task")
+    pct = parse_percentage(percentage, what="rollout set")
+    _call(redis_url, lambda c: RolloutStore(c, namespace).set_override(task, pct))
+    return pct
+
+
+def rollout_clear(
+    redis_url: str,
+    task: str | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    counts: bool = False,
+) -> None:
+    """Drop the override of ``task`` (all overrides when None); ``counts`` resets counters."""
+
+    def clear(client: redis.Redis) -> None:
+        store = RolloutStore(client, namespace)
+        store.clear(None if task in (None, ALL_TASKS) else task)
+        if counts:
+            store.reset_counts(None if task in (None, ALL_TASKS) else [task])
+
+    _call(redis_url, clear)
+
+
+def rollout_show(
+    redis_url: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    environ: dict[str, str] | None = None,
+) -> RolloutReport:
+    env = os.environ if environ is None else environ
+    spec = env.get("Q2C_ROLLOUT") or None
+    if spec is not None:
+        Rollout.parse(spec)  # a typo here should be reported, not shown as if valid
+    rows = _call(redis_url, lambda c: RolloutStore(c, namespace).rows())
+    return RolloutReport(namespace=namespace, local_spec=spec, rows=rows)
+
+
+def spool_replay(
+    redis_url: str,
+    path: str | os.PathLike[str],
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    result_backend: str | None = None,
+) -> ReplayResult:
+    """Send everything the spool kept; raises BrokerUnavailable while Redis is down.
+
+    The sent markers are set in the same pipeline when the result backend is the broker
+    (the default set-up); with a separate result backend they are not set.
+    """
+    spool = Spool(path)
+    same = result_backend is None or result_backend.rstrip("/") == redis_url.rstrip("/")
+
+    def mark(pipe: Any, task_id: str) -> None:
+        if same:
+            mark_sent(pipe, task_id, ttl=DEFAULT_SENT_TTL)
+
+    client = _client(redis_url)
+    try:
+        return spool.replay(client, mark, namespace=namespace, redacted_url=redact_url(redis_url))
+    finally:
+        client.close()

@@ -1,0 +1,346 @@
+"""CompatQueue: the legacy TaskQueue's producer API, sending to Celery as the rollout says."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+import redis
+from celery import Celery
+
+from ..celery_tasks import register_handlers
+from ..errors import BrokerUnavailable, ConfigError, redact_url
+from ..legacy_queue import TaskQueue
+from ._background import Background, CircuitBreaker, Job
+from ._handle import FINISHED
+from ._message import new_ids
+from ._sender import Sender
+from .live import DEFAULT_NAMESPACE, RolloutStore
+from .rollout import Rollout
+from .spool import Spool
+
+__all__ = ["STRICT_ENV_VAR", "CompatQueue", "OnBrokerError"]
+
+log = logging.getLogger("queue2celery.compat")
+
+OnBrokerError = Literal["raise", "legacy", "spool"]
+STRICT_ENV_VAR = "Q2C_STRICT"
+_POLICIES = ("raise", "legacy", "spool")
+# join() waits for at most this many Celery ids sent since the last join.
+_MAX_TRACKED = 100_000
+
+
+class CompatQueue:
+    """A legacy ``TaskQueue`` twin whose puts go to Celery or stay in process per the rollout.
+
+    Building it registers every handler of ``task_queue`` as a Celery task of the same
+    name on ``app``, so a module that builds it is all ``celery -A module worker`` needs.
+    Environment variables are read here, once (``rollout=None`` -> ``Q2C_ROLLOUT``,
+    ``strict=None`` -> ``Q2C_STRICT``, spool path -> ``Q2C_SPOOL_PATH``), never per put.
+    Background work (override refresh, counters, broker probe, spool replay) runs in one
+    daemon thread that starts with the first put.
+    """
+
+    def __init__(
+        self,
+        task_queue: TaskQueue,
+        app: Celery,
+        *,
+        rollout: Rollout | None = None,
+        on_broker_error: OnBrokerError = "raise",
+        key: Callable[[Any], object] | None = None,
+        strict: bool | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+        spool_path: str | os.PathLike[str] | None = None,
+        broker_timeout: float = 2.0,
+        probe_interval: float = 0.5,
+        refresh_interval: float = 2.0,
+    ) -> None:
+        if on_broker_error not in _POLICIES:
+            raise ConfigError(
+                f"on_broker_error={on_broker_error!r}: choose one of {', '.join(_POLICIES)}"
+            )
+        if not 0 < broker_timeout <= 5:
+            raise ConfigError(f"broker_timeout={broker_timeout!r}: use a value in (0, 5] seconds")
+        self.task_queue = task_queue
+        self.app = app
+        self.tasks = register_handlers(app, task_queue)
+        self.rollout = rollout if rollout is not None else Rollout.from_env()
+        self.strict = strict if strict is not None else os.environ.get(STRICT_ENV_VAR) == "1"
+        self.on_broker_error: OnBrokerError = on_broker_error
+        self.key = key
+        self.namespace = namespace
+        self.broker_url = str(app.conf.broker_url)
+        self.redacted_broker_url = redact_url(self.broker_url)
+        self.client = _broker_client(self.broker_url, broker_timeout)
+        self.store = RolloutStore(self.client, namespace) if self.client is not None else None
+        spool: Spool | None = None
+        if on_broker_error == "spool":
+            spool = Spool(spool_path) if spool_path is not None else Spool.from_env()
+        self.spool = spool
+        self.breaker = CircuitBreaker()
+        self.sender = Sender(self, self.client, strict=self.strict)
+        self._overrides: Mapping[str, float] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._outstanding: set[str] = set()
+        self._spool_pending = spool is not None and spool.count() > 0
+        self._reported = False
+        self._started_pid: int | None = None
+        self._background = Background(
+            f"q2c-compat-{namespace}",
+            [
+                Job("probe", probe_interval, self._probe),
+                Job("refresh", refresh_interval, self._refresh),
+                Job("replay", max(refresh_interval, 1.0), self._replay),
+            ],
+        )
+
+    @classmethod
+    def from_env(cls, task_queue: TaskQueue, app: Celery, **kwargs: Any) -> CompatQueue:
+        """Like the constructor with rollout, strictness and spool path from the environment."""
+        kwargs.setdefault("rollout", Rollout.from_env())
+        kwargs.setdefault("strict", os.environ.get(STRICT_ENV_VAR) == "1")
+        return cls(task_queue, app, **kwargs)
+
+    # -- producer API -------------------------------------------------------------
+    def backend_for(self, item: Any, task_id: str) -> tuple[str, str]:
+        """``(task name, "legacy" | "celery")`` for an item, with the live override."""
+        name = self.task_queue.handler_for(item).name
+        key = self.key(item) if self.key is not None else task_id
+        return name, self.rollout.backend_for(name, key, self._overrides)
+
+    def put(
+        self,
+        item: Any,
+        block: bool = True,
+        timeout: float | None = None,
+        *,
+        priority: int = 0,
+        task_id: str | None = None,
+    ) -> Any:
+        """Send ``item`` to Celery or put it on the legacy queue; returns its handle."""
+        self._ensure_started()
+        task_id = task_id or str(uuid.uuid4())
+        name, backend = self.backend_for(item, task_id)
+        if backend == "legacy":
+            self.count(name, "legacy")
+            return self.task_queue.put(item, block, timeout, priority=priority, task_id=task_id)
+        return self.sender.send([(name, item, task_id, priority)])[0]
+
+    def put_nowait(self, item: Any, *, priority: int = 0, task_id: str | None = None) -> Any:
+        return self.put(item, block=False, priority=priority, task_id=task_id)
+
+    async def aput(
+        self,
+        item: Any,
+        block: bool = True,
+        timeout: float | None = None,
+        *,
+        priority: int = 0,
+        task_id: str | None = None,
+    ) -> Any:
+        """``put`` for ``async def`` code: the send runs in a thread, never on the event loop."""
+        call = functools.partial(self.put, item, block, timeout, priority=priority, task_id=task_id)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
+
+    def put_many(self, items: Iterable[Any], *, priority: int = 0) -> list[Any]:
+        """Send a batch: Celery items in one MULTI/EXEC pipeline, all or nothing.
+
+        Every Celery-bound payload is checked before anything is sent, so a payload error
+        in any item enqueues none of them. Legacy-bound items are put after the batch landed.
+        """
+        self._ensure_started()
+        decided: list[tuple[str, str, Any, str]] = []
+        items = list(items)
+        for item, task_id in zip(items, new_ids(len(items)), strict=True):
+            name, backend = self.backend_for(item, task_id)
+            decided.append((backend, name, item, task_id))
+        celery = [(n, it, tid, priority) for b, n, it, tid in decided if b == "celery"]
+        sent = iter(self.sender.send(celery)) if celery else iter(())
+        handles: list[Any] = []
+        for backend, name, item, task_id in decided:
+            if backend == "celery":
+                handles.append(next(sent))
+            else:
+                self.count(name, "legacy")
+                handles.append(self.task_queue.put(item, priority=priority, task_id=task_id))
+        return handles
+
+    # -- queue.Queue-style inspection -----------------------------------------------
+    def qsize(self) -> int:
+        """Items waiting in process plus messages waiting in this app's Celery queues."""
+        return self.task_queue.qsize() + self.celery_qsize()
+
+    def celery_qsize(self) -> int:
+        if self.client is None:
+            return 0
+        keys = sorted({k for task in self.tasks.values() for k in self.sender.queue_keys(task)})
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.llen(key)
+                return sum(int(n) for n in pipe.execute())
+        except redis.RedisError as exc:
+            raise self.sender.unavailable(exc) from exc
+
+    def empty(self) -> bool:
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        # Celery's Redis lists are unbounded; only the legacy queue can be full.
+        return self.task_queue.full()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Until every item put so far finished: the legacy ones and the Celery ones."""
+        self.task_queue.join()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            pending = set(self._outstanding)
+        delay = 0.02
+        while pending:
+            pending = {t for t in pending if self.sender.status(t)["status"] not in FINISHED}
+            if not pending or (deadline is not None and time.monotonic() >= deadline):
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+        with self._lock:
+            self._outstanding -= self._outstanding - pending
+
+    def status(self, task_id: str) -> dict[str, Any]:
+        """Status by id: the legacy queue's if it knows the id, else Celery's."""
+        legacy = self.task_queue.status(task_id)
+        if legacy["status"] != "PENDING":
+            return legacy
+        return self.sender.status(task_id)
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        self.task_queue.start()
+        self._ensure_started()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self.close()
+        self.task_queue.stop(timeout)
+
+    def close(self) -> None:
+        """Stop the background thread and flush the counters (the legacy queue keeps running)."""
+        self._background.stop()
+        self._flush_counts()
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> CompatQueue:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals used by the sender and the background thread ----------------------
+    def count(self, task: str, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[(task, kind)] += n
+
+    def track(self, task_ids: Iterable[str]) -> None:
+        with self._lock:
+            if len(self._outstanding) < _MAX_TRACKED:
+                self._outstanding.update(task_ids)
+
+    def spooled(self) -> None:
+        self._spool_pending = True
+
+    def _ensure_started(self) -> None:
+        pid = os.getpid()
+        if self._started_pid == pid and self._background.running:
+            return
+        with self._lock:
+            if self._started_pid == pid and self._background.running:
+                return
+            self._started_pid = pid
+        # The first put reads the override synchronously, so it already follows it.
+        self._refresh()
+        self._background.start()
+        atexit.register(self.close)
+
+    def _probe(self) -> None:
+        if not self.breaker.is_open or self.client is None:
+            return
+        try:
+            self.client.ping()
+        except redis.RedisError:
+            return
+        self.breaker.reset()
+        log.warning("broker %s answers again; sending to Celery resumes", self.redacted_broker_url)
+        self._background.wake("replay")
+        self._background.wake("refresh")
+
+    def _refresh(self) -> None:
+        if self.store is None or self.breaker.is_open:
+            return
+        try:
+            self._overrides = self.store.read_overrides()
+            if not self._reported:
+                self.store.report_configured(
+                    {name: f"{self.rollout.configured_for(name):g}" for name in self.tasks}
+                )
+                self._reported = True
+        except redis.RedisError as exc:
+            if self.breaker.trip(exc):
+                log.warning("broker %s does not answer: %r", self.redacted_broker_url, exc)
+            return
+        self._flush_counts()
+
+    def _flush_counts(self) -> None:
+        if self.store is None:
+            return
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+        if not counts:
+            return
+        try:
+            self.store.add_counts(counts)
+        except redis.RedisError:
+            # Keep them for the next flush: an outage must not lose the counts.
+            with self._lock:
+                self._counts.update(counts)
+
+    def _replay(self) -> None:
+        if self.spool is None or not self._spool_pending or self.breaker.is_open:
+            return
+        try:
+            result = self.sender.replay_spool()
+        except BrokerUnavailable as exc:
+            self.breaker.trip(exc)
+            return
+        self._spool_pending = result.remaining > 0
+        if result.sent or result.already_sent:
+            log.warning(
+                "replayed %d spooled task(s) (%d were sent already)",
+                result.sent,
+                result.already_sent,
+            )
+
+
+def _broker_client(url: str, timeout: float) -> redis.Redis | None:
+    """One long-lived client with bounded waits and no silent retries (None if not Redis)."""
+    from ._publisher import fast_path_scheme
+
+    if not fast_path_scheme(url):
+        return None
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        # redis-py retries 3 times by default: a frozen Redis would cost 4 timeouts.
+        retry=None,
+        health_check_interval=0,
+    )
