@@ -1,0 +1,1 @@
+"""An example FastAPI backend with an in-memory task queue, before its move to Celery."""

@@ -1,0 +1,42 @@
+"""视频上传、缩略图和处理状态。"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from fastapi_app.tasks.queue import task_queue, task_status
+
+router = APIRouter(prefix="/videos", tags=["videos"])
+
+
+class Upload(BaseModel):
+    path: str | None = None
+
+
+@router.post("/{video_id}/upload", status_code=202)
+def upload_video(video_id: str, upload: Upload) -> dict[str, Any]:
+    # 放进队列就返回，前端轮询 /status
+    handle = task_queue.put(
+        {"task": "process_video_upload", "video_id": video_id, "path": upload.path}
+    )
+    return {"task_id": handle.id, "video_id": video_id}
+
+
+@router.post("/{video_id}/thumbnails", status_code=202)
+def make_thumbnails(video_id: str) -> dict[str, Any]:
+    handle = task_queue.put(
+        {"task": "generate_thumbnails", "video_id": video_id, "sizes": {720: "hd", 1080: "full_hd"}}
+    )
+    return {"task_id": handle.id}
+
+
+@router.get("/{video_id}/status")
+def video_status(video_id: str) -> dict[str, Any]:
+    # 直接读 handler 写的全局字典
+    status = task_status.get(video_id)
+    if status is None:
+        raise HTTPException(status_code=404, detail=f"no video {video_id!r}")
+    return {"video_id": video_id, **status}

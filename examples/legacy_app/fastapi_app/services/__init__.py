@@ -1,0 +1,1 @@
+"""Services the routes and tasks use (e-mail)."""
