@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from celery import Celery, states
-from celery.backends.base import KeyValueStoreBackend
+from celery.backends.base import BaseKeyValueStoreBackend
 
 from ..errors import ConfigError
 
@@ -110,7 +110,7 @@ def mark_app_sent(app: Celery, task_id: str) -> bool:
 
 def _raw_meta(app: Celery, task_id: str) -> dict[str, Any]:
     backend = app.backend
-    if isinstance(backend, KeyValueStoreBackend):
+    if isinstance(backend, BaseKeyValueStoreBackend):
         # The stored dict as is: the exception's type and arguments, without re-creating
         # the exception class in this process.
         payload = backend.get(backend.get_key_for_task(task_id))
@@ -132,13 +132,26 @@ def _message(args: Any) -> str:
     return "" if args is None else str(args)
 
 
-def _error(result: Any) -> dict[str, str]:
+def _error(app: Celery, result: Any) -> dict[str, str]:
     if isinstance(result, BaseException):
         return {"type": type(result).__name__, "message": str(result)}
     if isinstance(result, dict) and "exc_type" in result:
         exc_type = str(result["exc_type"]).rsplit(".", 1)[-1]
-        return {"type": exc_type, "message": _message(result.get("exc_message"))}
+        return {"type": exc_type, "message": _exc_message(app, result, exc_type)}
     return {"type": "Exception", "message": _message(result)}
+
+
+def _exc_message(app: Celery, stored: dict[str, Any], exc_type: str) -> str:
+    # str() of the real exception where its class is already loaded here (KeyError quotes
+    # its key, OSError adds its errno, user classes may define __str__); Celery looks the
+    # class up in sys.modules and never imports a module named in Redis.
+    try:
+        exc = app.backend.exception_to_python(stored)
+    except Exception:  # noqa: BLE001 - an unknown or odd class: fall back to the args
+        exc = None
+    if exc is not None and type(exc).__name__ == exc_type:
+        return str(exc)
+    return _message(stored.get("exc_message"))
 
 
 def celery_status(app: Celery, task_id: str) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def celery_status(app: Celery, task_id: str) -> dict[str, Any]:
         attempts = 0 if status == "PENDING" else 1
     error = None
     if raw_state in states.EXCEPTION_STATES or status in ("FAILURE", "RETRY"):
-        error = _error(result)
+        error = _error(app, result)
     return {
         "task_id": task_id,
         "status": status,
