@@ -128,7 +128,8 @@ def _compare_call(
         return _compare_enqueue(index, task, lc, cc)
     for call, side in ((lc, "legacy"), (cc, "Celery")):
         if not call.finished:
-            return [_missing(index, task, lc, cc, side, timeout)]
+            lost = bool(celery.info.get("broker_connection_lost"))
+            return [_missing(index, task, lc, cc, side, timeout, lost)]
     found: list[Mismatch] = []
     drift = _arg_difference(lc, cc)
     if drift is not None:
@@ -189,7 +190,9 @@ def _compare_enqueue(
     legacy_text = _error_text(le) if le else "enqueued"
     celery_text = _error_text(ce) if ce else "enqueued"
     if ce and not le:
-        detail = f"put raises {_error_text(ce)} on Celery but enqueues on legacy: {_JSON_HINT}"
+        # A PayloadError already names the path and the fix; anything else gets the JSON hint.
+        fix = "" if ce.get("type") == "PayloadError" else f": {_JSON_HINT}"
+        detail = f"put raises on Celery but enqueues on legacy: {_error_text(ce)}{fix}"
     elif le and not ce:
         detail = (
             f"put raises {_error_text(le)} on legacy but enqueues on Celery: the legacy queue "
@@ -207,6 +210,7 @@ def _missing(
     cc: CallRecord,
     side: str,
     timeout: float,
+    broker_lost: bool,
 ) -> Mismatch:
     call = lc if side == "legacy" else cc
     state = f"still {call.status or 'PENDING'} after {timeout:g}s"
@@ -216,6 +220,11 @@ def _missing(
         if side == "Celery"
         else "the handler hangs in process; raise --timeout if it is only slow"
     )
+    if side == "Celery" and broker_lost:
+        hint = (
+            "the worker lost its broker connection while taking it (a message of several MB on "
+            "the embedded server? run with --redis-url on a real Redis)"
+        )
     return Mismatch(
         index,
         task,

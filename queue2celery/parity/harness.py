@@ -41,7 +41,7 @@ __all__ = ["DEFAULT_TIMEOUT", "WORKER_READY_TIMEOUT", "run"]
 
 DEFAULT_TIMEOUT = 60.0
 WORKER_READY_TIMEOUT = 60.0
-# How long a legacy worker thread or the Celery worker gets to finish before it is left or killed.
+# How long a legacy worker thread gets to finish its item before it is left behind (daemon).
 _STOP_TIMEOUT = 3.0
 
 
@@ -64,11 +64,21 @@ def run(
     if timeout <= 0:
         raise HarnessError(f"timeout={timeout!r}: give a number of seconds above 0")
     spec, objects = _resolve(workload, task_queue, workload_fn, observe)
-    if redis_url is None:
-        with embedded_redis() as url:
-            return _run(spec, objects, url, timeout)
-    _check_redis(redis_url)
-    return _run(spec, objects, redis_url, timeout)
+    # The legacy run's fresh load comes first: a workload that does not import fails here,
+    # before any worker or server starts.
+    first = objects if objects is not None else load_fresh(spec)
+    try:
+        if redis_url is None:
+            with embedded_redis() as url:
+                return _run(spec, first, objects, url, timeout)
+        _check_redis(redis_url)
+        return _run(spec, first, objects, redis_url, timeout)
+    except redis.RedisError as exc:
+        shown = redact_url(redis_url) if redis_url else "the embedded server"
+        raise HarnessError(
+            f"Redis ({shown}) failed during the run: {type(exc).__name__}: {exc}; check that it "
+            "stays up and is not out of memory, then run again"
+        ) from exc
 
 
 def _resolve(
@@ -111,7 +121,11 @@ def _check_redis(url: str) -> None:
 
 
 def _run(
-    spec: WorkloadSpec, objects: LoadedWorkload | None, url: str, timeout: float
+    spec: WorkloadSpec,
+    first: LoadedWorkload,
+    objects: LoadedWorkload | None,
+    url: str,
+    timeout: float,
 ) -> ParityReport:
     parity = ParityRun(uuid.uuid4().hex[:12], url)
     celery_ids: list[str] = []
@@ -127,14 +141,21 @@ def _run(
             # In-process, both runs share the caller's module state; Celery goes first so what
             # legacy handlers write in process memory cannot make Celery look right.
             if spec.fresh:
-                legacy = _run_legacy(spec, objects, timeout)
+                legacy = _run_legacy(first, timeout)
                 celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
             else:
                 celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
-                legacy = _run_legacy(spec, objects, timeout)
+                legacy = _run_legacy(first, timeout)
         finally:
-            worker.stop(timeout=_STOP_TIMEOUT)
+            # Killed, not warm-stopped (which takes over a second): its queue is private, its
+            # results are read, and every key it used is deleted next.
+            worker.kill()
             _cleanup(parity, celery_ids)
+        if any(c.handle is not None and not c.finished for c in celery.calls):
+            # What the worker said is the first clue to why a task never finished.
+            log = worker.log()
+            celery.info["worker_log_tail"] = log.splitlines()[-20:]
+            celery.info["broker_connection_lost"] = "Connection to broker lost" in log
     return ParityReport(spec.label, legacy, celery, compare_runs(legacy, celery, timeout))
 
 
@@ -159,8 +180,7 @@ def _load(spec: WorkloadSpec, objects: LoadedWorkload | None) -> LoadedWorkload:
     return objects if objects is not None else load_fresh(spec)
 
 
-def _run_legacy(spec: WorkloadSpec, objects: LoadedWorkload | None, timeout: float) -> BackendRun:
-    loaded = _load(spec, objects)
+def _run_legacy(loaded: LoadedWorkload, timeout: float) -> BackendRun:
     task_queue = loaded.task_queue
     original = dict(task_queue.handlers)
     sink, ids = MemorySink(), LegacyTaskIds(task_queue)
@@ -203,6 +223,7 @@ def _run_celery(
         raise HarnessError(f"the parity Celery worker did not start: {exc}") from exc
     result.info["worker_start_seconds"] = round(time.monotonic() - worker_started, 3)
     result.info["redis"] = redact_url(parity.redis_url)
+    result.info["key_prefix"] = parity.key_prefix
     app = parity_app(parity)
     compat = CompatQueue(
         task_queue,
