@@ -213,6 +213,7 @@ def parity_command(
     Exit 0 when they agree, 1 on mismatches, 2 when the harness could not run.
     """
     import json
+    import logging
     import os
     from pathlib import Path
 
@@ -221,6 +222,9 @@ def parity_command(
     from .parity import run as run_parity
 
     ctx = click.get_current_context()
+    # Handler failures and payload drift are what the report is about; without this the
+    # queues' own log lines would land on stderr too (Python's last-resort handler).
+    logging.getLogger("queue2celery").addHandler(logging.NullHandler())
     # A dotted workload module is found from the current directory, as with ``python -m``.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
