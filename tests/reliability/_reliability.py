@@ -146,3 +146,69 @@ def report(figures: dict[str, Any]) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(figures, sort_keys=True) + "\n")
+
+
+COMPAT_APP = """
+import redis
+
+from queue2celery.celery_tasks import make_celery_app, register_handlers
+from queue2celery.legacy_queue import TaskQueue
+
+NAME = {name!r}
+BROKER_URL = {broker_url!r}
+RECORD_URL = {record_url!r}
+RUNS_KEY = NAME + ":runs"
+
+app = make_celery_app(
+    NAME,
+    broker_url=BROKER_URL,
+    result_backend=BROKER_URL,
+    task_default_queue=NAME,
+    task_ignore_result={ignore_result!r},
+    worker_hijack_root_logger=False,
+)
+app.conf.broker_transport_options = {{
+    **app.conf.broker_transport_options,
+    "unacked_key": NAME + ":unacked",
+    "unacked_index_key": NAME + ":unacked_index",
+    "unacked_mutex_key": NAME + ":unacked_mutex",
+}}
+
+task_queue = TaskQueue(workers={legacy_workers!r})
+_record = redis.Redis.from_url(RECORD_URL, socket_timeout=5, socket_connect_timeout=5)
+
+
+@task_queue.handler(NAME + ".record")
+def record(item):
+    # Runs in process (legacy) or in the worker (Celery): the side tells them apart.
+    _record.rpush(RUNS_KEY, item["id"])
+    return item["id"]
+
+
+# The worker imports this module: every handler becomes a Celery task of the same name.
+tasks = register_handlers(app, task_queue)
+"""
+
+
+def load_compat_app(
+    write_module: Callable[[str, str], Path],
+    name: str,
+    *,
+    broker_url: str,
+    record_url: str,
+    ignore_result: bool = True,
+    legacy_workers: int = 2,
+) -> ModuleType:
+    """A legacy TaskQueue with one recording handler, its Celery app and tasks (``.tasks``)."""
+    module_name = name.replace("-", "_") + "_compat_app"
+    write_module(
+        module_name,
+        COMPAT_APP.format(
+            name=name,
+            broker_url=broker_url,
+            record_url=record_url,
+            ignore_result=ignore_result,
+            legacy_workers=legacy_workers,
+        ),
+    )
+    return importlib.import_module(module_name)
