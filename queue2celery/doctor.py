@@ -173,7 +173,7 @@ def run_doctor(
         queues_check, consumed = check_queues(spec, queues, view)
         checks += [workers, check_registered(loaded, view), queues_check]
         checks.append(check_waiting(loaded, spec, list(queues), consumed, timeout))
-        pools = view.pools() if view is not None and platform.startswith("win") else None
+        pools = _pools(view) if platform.startswith("win") else None
     checks.append(check_windows_pool(loaded, spec, platform, pools))
     checks.append(check_serializer(loaded))
     reachable = broker.status == "PASS" and is_redis_url(broker_url)
@@ -184,6 +184,15 @@ def run_doctor(
         if client is not None:
             client.close()
     return checks
+
+
+def _pools(view: WorkerView | None) -> dict[str, str] | None:
+    if view is None:
+        return None
+    try:
+        return view.pools()
+    except Exception:  # noqa: BLE001 - fall back to the app's configured pool
+        return None
 
 
 def _kombu_broker_check(app: Celery, url: str, timeout: float) -> Check:

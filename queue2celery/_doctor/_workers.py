@@ -93,14 +93,20 @@ class WorkerView:
         }
 
 
+def _broadcast_failed(name: str, exc: BaseException) -> Check:
+    return Check(
+        name,
+        "FAIL",
+        f"the broadcast to the workers failed: {type(exc).__name__}",
+        "check that the broker stays up (run doctor again; see the broker check)",
+    )
+
+
 def check_workers(app: Celery, app_spec: str, timeout: float) -> tuple[Check, list[str]]:
     try:
         replies = app.control.ping(timeout=timeout) or []
     except Exception as exc:  # noqa: BLE001
-        return (
-            Check("workers", "FAIL", f"the ping broadcast failed: {type(exc).__name__}: {exc}"),
-            [],
-        )
+        return _broadcast_failed("workers", exc), []
     nodes = sorted({node for reply in replies for node in reply})
     if not nodes:
         return (
@@ -126,7 +132,11 @@ def check_registered(app: Celery, view: WorkerView | None) -> Check:
             "the app knows no tasks: is the module that defines them imported?",
             "list it in Celery(include=[...]) or the imports setting",
         )
-    have = sorted({name for names in view.registered().values() for name in names})
+    try:
+        replies = view.registered()
+    except Exception as exc:  # noqa: BLE001 - the broker went away mid-run
+        return _broadcast_failed("registered", exc)
+    have = sorted({name for names in replies.values() for name in names})
     missing = [name for name in wanted if name not in have]
     theirs = [name for name in have if not name.startswith("celery.")]
     if missing:
@@ -146,8 +156,12 @@ def check_queues(
 ) -> tuple[Check, set[str]]:
     if view is None:
         return Check("queues", "SKIP", "not checked: no worker answered"), set()
+    try:
+        active = view.active_queues()
+    except Exception as exc:  # noqa: BLE001
+        return _broadcast_failed("queues", exc), set()
     consumers: dict[str, list[str]] = {}
-    for node, names in view.active_queues().items():
+    for node, names in active.items():
         for name in names:
             consumers.setdefault(name, []).append(node)
     orphans = [name for name in queues if name not in consumers]
