@@ -10,6 +10,8 @@ from typing import Any
 
 from celery import Celery
 
+from ._backend import use_lazy_redis_backend
+
 __all__ = [
     "DEFAULT_REDIS_URL",
     "DEFAULT_VISIBILITY_TIMEOUT",
@@ -76,6 +78,9 @@ def make_celery_app(
         "CELERY_RESULT_BACKEND", result_backend
     )
     app = Celery(name)
+    # Sending does not subscribe to the result channel: fire-and-forget web processes
+    # would pile up subscriptions (see _backend.py); waiting still subscribes.
+    use_lazy_redis_backend(app)
     if explicit_backend:
         # Celery builds its backend from ``backend_cls`` before looking at the env.
         app.backend_cls = backend

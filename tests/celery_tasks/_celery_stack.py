@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import uvicorn
 from celery import Celery
 
 from queue2celery.celery_tasks import WorkerProcess, celery_status
@@ -107,3 +111,22 @@ class CeleryStack:
             time.sleep(0.05)
             status = celery_status(self.app, task_id)
         return status
+
+
+@contextlib.contextmanager
+def serve(api: Any, port: int) -> Iterator[str]:
+    """Serve the ASGI ``api`` with uvicorn on a loopback port in a thread; always stopped."""
+    config = uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="q2c-test-uvicorn", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start within 20s"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "uvicorn did not stop within 10s"

@@ -4,6 +4,7 @@ import inspect
 import time
 
 import pytest
+import redis
 from _celery_stack import CeleryStack
 
 from queue2celery.celery_tasks import (
@@ -178,3 +179,26 @@ def test_the_worker_refuses_a_pickled_message(celery_stack: CeleryStack) -> None
         time.sleep(0.05)
     assert "Refusing to deserialize untrusted content of type pickle" in celery_stack.worker.log()
     assert celery_status(celery_stack.app, refused.id)["status"] == "PENDING"
+
+
+@pytest.mark.worker
+def test_sending_leaves_no_result_subscription_and_get_still_sees_the_result(
+    celery_stack: CeleryStack,
+) -> None:
+    app = celery_stack.app
+    result = celery_stack.module.tasks["double"].apply_async(
+        args=[celery_stack.item("double", x=4)]
+    )
+    channel = app.backend.get_key_for_task(result.id).decode()
+    client = redis.Redis.from_url(celery_stack.url)
+    try:
+        # Stock Celery subscribes here and leaks the subscription if nobody calls get().
+        assert client.pubsub_numsub(channel) == [(channel.encode(), 0)]
+        deadline = time.monotonic() + 30
+        while celery_status(app, result.id)["status"] != "SUCCESS":
+            assert time.monotonic() < deadline, "the task never finished"
+            time.sleep(0.05)
+        # The result was stored before anyone subscribed: get() reads it anyway.
+        assert result.get(timeout=10) == 8
+    finally:
+        client.close()

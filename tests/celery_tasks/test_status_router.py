@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import inspect
-import threading
 import time
 import uuid
 import warnings
@@ -10,8 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from _celery_stack import CeleryStack
+from _celery_stack import CeleryStack, serve
 from fastapi import FastAPI
 from starlette import exceptions as starlette_exceptions
 
@@ -142,22 +140,8 @@ def test_the_routes_run_in_the_threadpool_not_on_the_event_loop() -> None:
 @pytest.fixture
 def uvicorn_server(celery_stack: CeleryStack, free_port: int) -> Iterator[str]:
     """The router served by uvicorn on a loopback port, stopped on teardown."""
-    config = uvicorn.Config(
-        _api(celery_stack), host="127.0.0.1", port=free_port, log_level="warning", lifespan="off"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="q2c-test-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start within 20s"
-    try:
-        yield f"http://127.0.0.1:{free_port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "uvicorn did not stop within 10s"
+    with serve(_api(celery_stack), free_port) as base_url:
+        yield base_url
 
 
 def test_the_router_served_by_uvicorn_over_http(
