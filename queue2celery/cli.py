@@ -373,8 +373,7 @@ def spool_group() -> None:
     help="The spool file (default: Q2C_SPOOL_PATH, else ./.q2c-spool.sqlite3).",
 )
 @_REDIS_URL_OPTION
-@_NAMESPACE_OPTION
-def spool_replay_command(spool_path: str | None, redis_url: str | None, namespace: str) -> None:
+def spool_replay_command(spool_path: str | None, redis_url: str | None) -> None:
     """Send every spooled task once. Exit 1 if the broker is still down."""
     import os
 
@@ -390,7 +389,7 @@ def spool_replay_command(spool_path: str | None, redis_url: str | None, namespac
     url = _compat_redis_url(redis_url)
     backend = None if redis_url else CeleryConfig.from_env().result_backend
     try:
-        result = spool_replay(url, path, namespace=namespace, result_backend=backend)
+        result = spool_replay(url, path, result_backend=backend)
     except BrokerUnavailable as exc:
         _compat_fail(exc)
         return

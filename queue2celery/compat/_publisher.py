@@ -12,6 +12,7 @@ compression, expiry, sent events or publish signals. Anything else goes through
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,27 +25,36 @@ from celery.app.task import extract_exec_options
 from ..celery_tasks import sent_key
 from ._message import MessageBuilder, Plan
 
-__all__ = ["Prepared", "Publisher", "fast_path_blocker", "fast_path_scheme"]
+__all__ = ["Prepared", "PublishExpired", "Publisher", "fast_path_blocker", "fast_path_scheme"]
 
 # kombu.transport.redis defaults (Channel.sep, PRIORITY_STEPS).
 _DEFAULT_SEP = "\x06\x16"
 _DEFAULT_STEPS = (0, 3, 6, 9)
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
-# Messages per EVALSHA: far below any protocol limit on the number of arguments.
-_CHUNK = 10_000
-# KEYS: n queue keys, then (when ARGV[2] == '1') n sent-marker keys; ARGV: marker TTL, the
-# marker flag, then the n messages. LPUSH one by one keeps FIFO order within a queue.
+# KEYS: n queue keys, then n sent-marker keys; ARGV: marker TTL, deadline (server time in
+# ms, 0 for none), then the n messages. LPUSH one by one keeps FIFO order within a queue.
+# The deadline makes a publish that reached a frozen Redis, whose client gave up waiting,
+# do nothing when Redis wakes up: the client has already applied its outage policy.
 _PUSH_SCRIPT = """
+local deadline = tonumber(ARGV[2])
+if deadline > 0 then
+    local t = redis.call('TIME')
+    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
+        return -1
+    end
+end
 local n = #ARGV - 2
-local marked = ARGV[2] == '1'
+local ttl = tonumber(ARGV[1])
 for i = 1, n do
     redis.call('LPUSH', KEYS[i], ARGV[i + 2])
-    if marked then
-        redis.call('SET', KEYS[n + i], '1', 'EX', tonumber(ARGV[1]))
-    end
+    redis.call('SET', KEYS[n + i], '1', 'EX', ttl)
 end
 return n
 """
+
+
+class PublishExpired(redis.TimeoutError):
+    """Raised when Redis ran a publish only after its client's deadline (so it did nothing)."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +93,17 @@ def fast_path_blocker(app: Celery) -> str | None:
 class Publisher:
     """Builds and pushes messages for the tasks of one Celery app."""
 
-    def __init__(self, app: Celery, client: redis.Redis, *, marker_ttl: int | None) -> None:
+    def __init__(
+        self, app: Celery, client: redis.Redis, *, marker_ttl: int, timeout: float
+    ) -> None:
         self.app = app
         self.client = client
-        # None: the result backend is another Redis, markers are set there by the caller.
+        # The sent marker is always set on the broker with the message: it is what a spool
+        # replay checks so that a message is never pushed twice.
         self._marker_ttl = marker_ttl
+        # Leave the reply time to come back before the client's socket timeout hits.
+        self._deadline_after_ms = int(max(timeout - min(0.5, timeout / 4), 0.1) * 1000)
+        self._clock_offset_ms: float | None = None
         self._script = client.register_script(_PUSH_SCRIPT)
         options = app.conf.broker_transport_options or {}
         self._sep = options.get("sep", _DEFAULT_SEP)
@@ -143,28 +159,27 @@ class Publisher:
         key, message = self.builder.build(self.plan(task), item, task_id, priority, tag)
         return Prepared(task_id, task.name, key, message)
 
-    def publish(self, prepared: Sequence[Prepared]) -> None:
-        """Push the messages and their sent markers atomically: all land or none.
+    def sync_clock(self) -> None:
+        """Measure the Redis server's clock against ours (for publish deadlines)."""
+        before = time.time()
+        seconds, micros = self.client.time()
+        after = time.time()
+        self._clock_offset_ms = (seconds + micros / 1e6 - (before + after) / 2) * 1000
 
-        One EVALSHA per chunk (a Lua script runs atomically), chunks in one MULTI/EXEC.
-        One command instead of an LPUSH and a SET per message: redis-py spends more time
+    def publish(self, prepared: Sequence[Prepared]) -> None:
+        """Push the messages and their sent markers in one Lua script: all land or none.
+
+        One EVALSHA instead of an LPUSH and a SET per message: redis-py spends more time
         packing and parsing commands than Redis spends running them.
         """
         if not prepared:
             return
-        chunks = [prepared[i : i + _CHUNK] for i in range(0, len(prepared), _CHUNK)]
-        if len(chunks) == 1:
-            self._push(chunks[0], self.client)
-            return
-        with self.client.pipeline(transaction=True) as pipe:
-            for chunk in chunks:
-                self._push(chunk, pipe)
-            pipe.execute()
-
-    def _push(self, chunk: Sequence[Prepared], client: Any) -> Any:
-        keys = [m.key for m in chunk]
-        if self._marker_ttl is not None:
-            keys.extend([sent_key(m.task_id) for m in chunk])
-        args: list[Any] = [self._marker_ttl or 0, 1 if self._marker_ttl is not None else 0]
-        args.extend([m.message for m in chunk])
-        return self._script(keys=keys, args=args, client=client)
+        deadline = 0
+        if self._clock_offset_ms is not None:
+            deadline = int(time.time() * 1000 + self._clock_offset_ms + self._deadline_after_ms)
+        keys = [m.key for m in prepared]
+        keys.extend([sent_key(m.task_id) for m in prepared])
+        args: list[Any] = [self._marker_ttl, deadline]
+        args.extend([m.message for m in prepared])
+        if self._script(keys=keys, args=args) == -1:
+            raise PublishExpired("Redis ran the publish after its deadline; it did nothing")

@@ -44,17 +44,17 @@ class Sender:
         self.strict = strict
         self.ttl = sent_ttl(self.app)
         conf = self.app.conf
-        # The marker lives next to the results; in the publish pipeline when that is the broker.
+        # The marker lives next to the results; the publish script sets it on the broker, so
+        # with a result backend elsewhere it is also set there.
         self.marker_in_pipeline = _same_redis(conf.broker_url, conf.result_backend)
         self.app_blocker = fast_path_blocker(self.app) if client is not None else "no Redis broker"
         self._task_blockers: dict[str, str | None] = {}
         self._warned: set[str] = set()
-        self._fallback_logged = False
-        ttl = self.ttl if self.marker_in_pipeline else None
-        self.publisher = Publisher(self.app, client, marker_ttl=ttl) if client is not None else None
-
-    def _mark(self, pipe: Any, task_id: str) -> None:
-        mark_sent(pipe, task_id, ttl=self.ttl)
+        self.publisher = (
+            Publisher(self.app, client, marker_ttl=self.ttl, timeout=owner.broker_timeout)
+            if client is not None
+            else None
+        )
 
     # -- decisions ------------------------------------------------------------------
     def blocker(self, task: Task) -> str | None:
@@ -200,8 +200,7 @@ class Sender:
         owner = self.owner
         policy = owner.on_broker_error
         if policy == "legacy":
-            if not self._fallback_logged or waited:
-                self._fallback_logged = True
+            if waited:
                 log.warning(
                     "broker %s is down: running %d task(s) in process (on_broker_error='legacy')",
                     owner.redacted_broker_url,
@@ -224,7 +223,8 @@ class Sender:
                 ]
             owner.spool.add(prepared)
             owner.spooled()
-            log.warning(
+            log.log(
+                logging.WARNING if waited else logging.DEBUG,
                 "broker %s is down: kept %d task(s) in the spool %s; they are sent when it is back",
                 owner.redacted_broker_url,
                 len(prepared),
@@ -238,15 +238,10 @@ class Sender:
     def replay_spool(self) -> ReplayResult:
         owner = self.owner
         assert owner.spool is not None and self.client is not None
-        mark = self._mark if self.marker_in_pipeline else _no_mark
         result = owner.spool.replay(
-            self.client, mark, namespace=owner.namespace, redacted_url=owner.redacted_broker_url
+            self.client, marker_ttl=self.ttl, redacted_url=owner.redacted_broker_url
         )
         return result
-
-
-def _no_mark(_pipe: Any, _task_id: str) -> None:
-    return None
 
 
 def _clamp(priority: int) -> int:

@@ -111,23 +111,28 @@ def spool_replay(
     redis_url: str,
     path: str | os.PathLike[str],
     *,
-    namespace: str = DEFAULT_NAMESPACE,
     result_backend: str | None = None,
 ) -> ReplayResult:
     """Send everything the spool kept; raises BrokerUnavailable while Redis is down.
 
-    The sent markers are set in the same pipeline when the result backend is the broker
-    (the default set-up); with a separate result backend they are not set.
+    Each task's sent marker is set on the broker with its message (it is what keeps a task
+    from being pushed twice); with a separate ``result_backend`` it is also set there.
     """
     spool = Spool(path)
-    same = result_backend is None or result_backend.rstrip("/") == redis_url.rstrip("/")
-
-    def mark(pipe: Any, task_id: str) -> None:
-        if same:
-            mark_sent(pipe, task_id, ttl=DEFAULT_SENT_TTL)
-
+    before = set(spool.task_ids())
     client = _client(redis_url)
     try:
-        return spool.replay(client, mark, namespace=namespace, redacted_url=redact_url(redis_url))
+        result = spool.replay(client, redacted_url=redact_url(redis_url))
     finally:
         client.close()
+    if result_backend and result_backend.rstrip("/") != redis_url.rstrip("/"):
+        sent = before - set(spool.task_ids())
+
+        def mark_all(backend: redis.Redis) -> None:
+            with backend.pipeline(transaction=False) as pipe:
+                for task_id in sent:
+                    mark_sent(pipe, task_id, ttl=DEFAULT_SENT_TTL)
+                pipe.execute()
+
+        _call(result_backend, mark_all)
+    return result

@@ -79,6 +79,7 @@ class CompatQueue:
         self.on_broker_error: OnBrokerError = on_broker_error
         self.key = key
         self.namespace = namespace
+        self.broker_timeout = broker_timeout
         self.broker_url = str(app.conf.broker_url)
         self.redacted_broker_url = redact_url(self.broker_url)
         self.client = _broker_client(self.broker_url, broker_timeout)
@@ -287,6 +288,8 @@ class CompatQueue:
         if self.store is None or self.breaker.is_open:
             return
         try:
+            if self.sender.publisher is not None:
+                self.sender.publisher.sync_clock()
             self._overrides = self.store.read_overrides()
             if not self._reported:
                 self.store.report_configured(

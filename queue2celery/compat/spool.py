@@ -6,9 +6,10 @@ indistinguishable from the original send. Each task runs once:
 * two replayers never take the same row: rows are claimed in a ``BEGIN IMMEDIATE``
   transaction, and a claim only goes stale after ``claim_timeout`` seconds;
 * a row is deleted only after Redis accepted the push;
-* a replayer that crashed after the push but before the delete leaves a row that a later
-  replay would push again, so the push itself is guarded by a Redis ``SET NX`` marker in the
-  same Lua script: a task id is pushed at most once.
+* a message may have reached Redis although its publish timed out, and a replayer may crash
+  between the push and the delete; so the push is guarded by the task's sent marker
+  (``q2c:sent:<id>``, set by every publish in the same Lua script): ``SET NX`` fails for a
+  task id that was pushed before, and it is not pushed again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 
 import redis
 
+from ..celery_tasks import sent_key
+from ..celery_tasks.status import DEFAULT_SENT_TTL
 from ..errors import BrokerUnavailable, ConfigError
 from ._publisher import Prepared
 
@@ -32,8 +35,6 @@ __all__ = ["DEFAULT_SPOOL_PATH", "SPOOL_ENV_VAR", "ReplayResult", "Spool"]
 
 SPOOL_ENV_VAR = "Q2C_SPOOL_PATH"
 DEFAULT_SPOOL_PATH = "./.q2c-spool.sqlite3"
-# How long the "already pushed" marker of a replayed task id is kept in Redis.
-DONE_TTL_SECONDS = 7 * 24 * 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -48,7 +49,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 )
 """
 
-# KEYS[1] done marker, KEYS[2] queue list; ARGV[1] message, ARGV[2] marker TTL.
+# KEYS[1] sent marker, KEYS[2] queue list; ARGV[1] message, ARGV[2] marker TTL.
 _PUSH_ONCE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
     redis.call('LPUSH', KEYS[2], ARGV[1])
@@ -143,9 +144,8 @@ class Spool:
     def replay(
         self,
         client: redis.Redis,
-        mark_sent: Callable[[Any, str], Any],
         *,
-        namespace: str = "q2c",
+        marker_ttl: int = DEFAULT_SENT_TTL,
         batch: int = 500,
         claim_timeout: float = 60.0,
         redacted_url: str = "the broker",
@@ -160,15 +160,12 @@ class Spool:
                 break
             try:
                 with client.pipeline(transaction=True) as pipe:
-                    positions = []
                     for task_id, _name, queue_key, message in rows:
-                        positions.append(len(pipe))
                         push_once(
-                            keys=[f"{namespace}:spool:done:{task_id}", queue_key],
-                            args=[message, DONE_TTL_SECONDS],
+                            keys=[sent_key(task_id), queue_key],
+                            args=[message, marker_ttl],
                             client=pipe,
                         )
-                        mark_sent(pipe, task_id)
                     results = pipe.execute()
             except redis.RedisError as exc:
                 self._finish(claimer, delete=False)
@@ -177,7 +174,7 @@ class Spool:
                     f"answer ({type(exc).__name__}: {exc}); {self.count()} message(s) are kept, "
                     "run `queue2celery spool replay` again once Redis is up"
                 ) from exc
-            pushed = sum(1 for i in positions if results[i] == 1)
+            pushed = sum(1 for r in results if r == 1)
             sent += pushed
             already += len(rows) - pushed
             self._finish(claimer, delete=True)
