@@ -100,7 +100,7 @@ def make_celery_app(
         "worker_prefetch_multiplier": 1,
         # A worker started before Redis (Electron start order) keeps trying instead of exiting.
         "broker_connection_retry_on_startup": True,
-        # Keep name, args and kwargs with the result, so the status API can show them.
+        # Store name, args and retries with the result: the status API counts attempts.
         "result_extended": True,
         # Report STARTED, so a running task is told apart from one nobody picked up.
         "task_track_started": True,

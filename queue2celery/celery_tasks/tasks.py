@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Ignore, Reject, Retry
 from celery.result import AsyncResult
 
 from ..legacy_queue import Handler, TaskQueue
@@ -12,6 +13,9 @@ from .app import ensure_visibility_timeout
 from .status import mark_app_sent
 
 __all__ = ["HandlerTask", "handler_task_names", "register_handler", "register_handlers"]
+
+# Celery's own control flow raised inside a handler passes through untouched.
+_CELERY_CONTROL = (Retry, Ignore, Reject)
 
 
 class HandlerTask(Task):
@@ -38,6 +42,8 @@ def _run(self: HandlerTask, item: Any) -> Any:
     assert handler is not None, "HandlerTask without a handler"
     try:
         return handler.func(item)
+    except _CELERY_CONTROL:
+        raise  # a handler written for Celery steers its own task
     except Exception as exc:
         # Once max_retries is used up, retry() raises ``exc`` itself, so the task fails
         # with the handler's own exception, as the legacy queue does.
