@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import redis
 
 RECORDING_APP = """
 import os
+import socket
 import time
 
 import redis
@@ -212,3 +214,10 @@ def load_compat_app(
         ),
     )
     return importlib.import_module(module_name)
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (connections to it are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
