@@ -4,7 +4,7 @@ import json
 import logging
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -166,7 +166,7 @@ def test_status_is_read_from_redis_not_from_a_local_cache(app: Celery, embedded_
     assert celery_status(app, "t-twice")["status"] == "PENDING"
 
 
-def _plant_failure(app: Celery, url: str, task_id: str, exc: dict[str, object]) -> None:
+def _plant_failure(app: Celery, url: str, task_id: str, exc: Mapping[str, object]) -> None:
     client = redis.Redis.from_url(url)
     meta = {"status": "FAILURE", "result": exc, "traceback": "Traceback ...", "task_id": task_id}
     client.set(app.backend.get_key_for_task(task_id), json.dumps(meta))

@@ -6,6 +6,7 @@ import time
 import pytest
 import redis
 from _celery_stack import CeleryStack
+from celery import Celery
 
 from queue2celery.celery_tasks import (
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -17,7 +18,7 @@ from queue2celery.celery_tasks import (
 from queue2celery.legacy_queue import TaskQueue
 
 
-def _app_and_queue() -> tuple[object, TaskQueue]:
+def _app_and_queue() -> tuple[Celery, TaskQueue]:
     app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
     queue = TaskQueue(route=lambda item: item["task"])
     return app, queue
@@ -37,18 +38,33 @@ def test_every_handler_becomes_a_task_named_exactly_like_the_handler() -> None:
     def send_mail(item: dict) -> str:
         return "sent"
 
-    tasks = register_handlers(app, queue)  # type: ignore[arg-type]
+    tasks = register_handlers(app, queue)
 
     assert set(tasks) == {"process_video_upload", "app.tasks.send_mail"}
     task = tasks["process_video_upload"]
     assert task.name == "process_video_upload"
-    assert app.tasks["process_video_upload"] is task  # type: ignore[attr-defined]
+    assert app.tasks["process_video_upload"] is task
     assert isinstance(task, HandlerTask)
     assert task.max_retries == 3
     assert task.default_retry_delay == 60
     # bind=True: the bound run takes only the item, the task arrives as ``self``.
     assert list(inspect.signature(task.run).parameters) == ["item"]
     assert tasks["app.tasks.send_mail"].max_retries == 0
+
+
+def test_a_bare_handler_keeps_its_function_name_not_a_module_qualified_one() -> None:
+    app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
+    queue = TaskQueue()
+
+    @queue.handler
+    def process_task(data: dict) -> dict:
+        return data
+
+    tasks = register_handlers(app, queue)
+    # Celery would name a decorated function "<module>.process_task"; the legacy name is
+    # what producers and workers must agree on, or tasks sit in PENDING forever.
+    assert list(tasks) == ["process_task"]
+    assert "process_task" in app.tasks
 
 
 def test_called_directly_a_task_runs_its_handler_and_raises_the_handlers_own_error() -> None:
@@ -65,7 +81,7 @@ def test_called_directly_a_task_runs_its_handler_and_raises_the_handlers_own_err
     def bad(item: dict) -> None:
         raise Declined("no")
 
-    tasks = register_handlers(app, queue)  # type: ignore[arg-type]
+    tasks = register_handlers(app, queue)
     assert tasks["ok"]({"x": 1}) == 2
     with pytest.raises(Declined, match="no"):
         tasks["bad"]({})
@@ -74,35 +90,35 @@ def test_called_directly_a_task_runs_its_handler_and_raises_the_handlers_own_err
 def test_registering_again_replaces_the_function_under_the_same_name() -> None:
     app, queue = _app_and_queue()
     queue.add_handler("job", lambda item: "first", max_retries=1)
-    first = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
+    first = register_handlers(app, queue)["job"]
 
     queue.add_handler("job", lambda item: "second", max_retries=4, retry_delay=0)
-    second = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
+    second = register_handlers(app, queue)["job"]
 
     assert second is first
     assert second({}) == "second"
     assert second.max_retries == 4
-    assert list(app.tasks).count("job") == 1  # type: ignore[attr-defined]
+    assert list(app.tasks).count("job") == 1
 
 
 def test_a_foreign_task_of_the_same_name_is_replaced_by_the_handler() -> None:
     app, queue = _app_and_queue()
 
-    @app.task(name="job", shared=False)  # type: ignore[attr-defined, untyped-decorator]
+    @app.task(name="job", shared=False)
     def job(item: object) -> str:
         return "foreign"
 
     queue.add_handler("job", lambda item: "handler")
-    task = register_handlers(app, queue)["job"]  # type: ignore[arg-type]
-    assert app.tasks["job"] is task  # type: ignore[attr-defined]
+    task = register_handlers(app, queue)["job"]
+    assert app.tasks["job"] is task
     assert task({}) == "handler"
 
 
 def test_a_long_retry_delay_raises_the_visibility_timeout_above_it() -> None:
     app, queue = _app_and_queue()
     queue.add_handler("nightly", lambda item: None, max_retries=2, retry_delay=7200)
-    register_handlers(app, queue)  # type: ignore[arg-type]
-    options = app.conf.broker_transport_options  # type: ignore[attr-defined]
+    register_handlers(app, queue)
+    options = app.conf.broker_transport_options
     assert options["visibility_timeout"] > 7200
     # The other transport options (socket timeouts) are kept.
     assert options["socket_timeout"] is not None
@@ -111,8 +127,8 @@ def test_a_long_retry_delay_raises_the_visibility_timeout_above_it() -> None:
 def test_short_retry_delays_leave_the_default_visibility_timeout() -> None:
     app, queue = _app_and_queue()
     queue.add_handler("quick", lambda item: None, max_retries=5, retry_delay=60)
-    register_handlers(app, queue)  # type: ignore[arg-type]
-    options = app.conf.broker_transport_options  # type: ignore[attr-defined]
+    register_handlers(app, queue)
+    options = app.conf.broker_transport_options
     assert options["visibility_timeout"] == DEFAULT_VISIBILITY_TIMEOUT
 
 
