@@ -418,7 +418,7 @@ def spool_replay_command(spool_path: str | None, redis_url: str | None) -> None:
 )
 @click.pass_context
 def worker_command(ctx: click.Context) -> None:
-    """Start a Celery worker for the app MODULE[:ATTR] (``-A``, required).
+    """Start a Celery worker for the app given with -A MODULE[:ATTR] (required).
 
     \b
     Adds --pool=solo on Windows (no fork there) unless you choose a pool
