@@ -14,6 +14,7 @@ from .app import (
     make_celery_app,
 )
 from .status import (
+    DEFAULT_SENT_TTL,
     SENT_KEY_PREFIX,
     celery_status,
     mark_app_sent,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_REDIS_URL",
+    "DEFAULT_SENT_TTL",
     "DEFAULT_VISIBILITY_TIMEOUT",
     "SENT_KEY_PREFIX",
     "CeleryConfig",
