@@ -178,7 +178,11 @@ class Sender:
     def unavailable(self, exc: BaseException | None, *, waited: bool = True) -> BrokerUnavailable:
         owner = self.owner
         detail = _scrub(f"{type(exc).__name__}: {exc}", owner.broker_url) if exc else "no answer"
-        how = "did not answer" if waited else "is known to be down (a probe checks every 0.5 s)"
+        how = (
+            "did not answer"
+            if waited
+            else f"is known to be down (a probe checks every {owner.probe_interval:g} s)"
+        )
         opened = owner.breaker.opened_at
         since = f" for {time.monotonic() - opened:.1f}s" if opened is not None else ""
         return BrokerUnavailable(

@@ -80,6 +80,7 @@ class CompatQueue:
         self.key = key
         self.namespace = namespace
         self.broker_timeout = broker_timeout
+        self.probe_interval = probe_interval
         self.broker_url = str(app.conf.broker_url)
         self.redacted_broker_url = redact_url(self.broker_url)
         self.client = _broker_client(self.broker_url, broker_timeout)

@@ -190,3 +190,27 @@ def test_join_waits_for_celery_and_legacy_items(compat_stack) -> None:
         assert sorted(h.status()["result"] for h in handles) == list(range(20))
     finally:
         cq.close()
+
+
+def test_with_a_publish_signal_connected_it_sends_through_apply_async(compat_stack) -> None:
+    from celery import signals
+
+    seen: list[str] = []
+
+    def receiver(sender=None, headers=None, **_kwargs) -> None:
+        seen.append(headers["id"])
+
+    signals.before_task_publish.connect(receiver)
+    try:
+        cq = _compat(compat_stack)
+        assert cq.sender.app_blocker is not None and "signal" in cq.sender.app_blocker
+        handle = cq.put(compat_stack.item("echo", v="slow path"))
+        assert seen == [handle.id]
+        assert handle.wait(timeout=30)["result"] == "slow path"
+        with pytest.raises(PayloadError) as info:
+            cq.put(compat_stack.item("echo", v={"s": {1}}))
+        assert info.value.path == 'payload["v"]["s"]'
+        assert seen == [handle.id]
+        cq.close()
+    finally:
+        signals.before_task_publish.disconnect(receiver)

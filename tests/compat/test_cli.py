@@ -1,0 +1,57 @@
+"""The rollout and spool commands: parse, call one function, render, exit codes."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from queue2celery.cli import main
+
+
+def test_rollout_set_show_clear_round_trip(embedded_url, unique_name, capsys) -> None:
+    base = ["--redis-url", embedded_url, "--namespace", unique_name]
+    assert main(["rollout", "set", "process_video_upload", "celery", *base]) == 0
+    assert main(["rollout", "set", "send_email", "12.5", *base]) == 0
+    assert "send_email = 12.5%" in capsys.readouterr().out
+    assert main(["rollout", "show", "--json", *base]) == 0
+    rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)["tasks"]}
+    assert rows["process_video_upload"]["override"] == 100
+    assert rows["send_email"]["override"] == 12.5
+    assert main(["rollout", "clear", "send_email", *base]) == 0
+    assert "cleared the override of send_email" in capsys.readouterr().out
+    assert main(["rollout", "show", "--json", *base]) == 0
+    rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)["tasks"]}
+    assert set(rows) == {"process_video_upload"}
+    # The kill switch replaces every per-task override.
+    assert main(["rollout", "set", "*", "0", *base]) == 0
+    capsys.readouterr()
+    assert main(["rollout", "show", "--json", *base]) == 0
+    rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)["tasks"]}
+    assert {t: r["override"] for t, r in rows.items()} == {"*": 0}
+
+
+def test_rollout_set_rejects_a_bad_percentage_with_exit_2(embedded_url, capsys) -> None:
+    assert main(["rollout", "set", "t", "150", "--redis-url", embedded_url]) == 2
+    assert "'150'" in capsys.readouterr().err
+
+
+def test_unreachable_redis_exits_1_without_showing_the_password(capsys) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"redis://:hunter2@127.0.0.1:{port}/0"
+    assert main(["rollout", "show", "--redis-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and ":***@" in err
+
+
+def test_spool_replay_without_a_spool_file_has_nothing_to_do(tmp_path, capsys) -> None:
+    missing = tmp_path / "none.sqlite3"
+    assert main(["spool", "replay", "--path", str(missing), "--redis-url", "redis://x"]) == 0
+    assert "nothing to replay" in capsys.readouterr().out
+
+
+def test_q2c_rollout_of_this_shell_is_shown(embedded_url, unique_name, monkeypatch, capsys):
+    monkeypatch.setenv("Q2C_ROLLOUT", "a=100,default=10")
+    assert main(["rollout", "show", "--redis-url", embedded_url, "--namespace", unique_name]) == 0
+    assert "Q2C_ROLLOUT in this shell: a=100,default=10" in capsys.readouterr().out
