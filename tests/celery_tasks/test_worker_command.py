@@ -116,32 +116,36 @@ def test_the_worker_command_help_names_the_pool_rule() -> None:
     assert "--pool=solo on Windows" in result.output
 
 
-def _celery_exit_code(args: list[str], cwd: Path) -> int:
-    return subprocess.run(
-        [sys.executable, "-m", "celery", *args],
-        cwd=cwd,
+MISSING_APP = "q2c_no_such_module_for_tests:app"
+
+
+@pytest.fixture(scope="module")
+def celery_exit_code(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """What ``celery -A <missing module> worker`` itself exits with."""
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", *worker_argv(MISSING_APP, [], "linux")],
+        cwd=tmp_path_factory.mktemp("celery-exit"),
         capture_output=True,
         timeout=60,
-    ).returncode
+    )
+    assert done.returncode != 0
+    return done.returncode
 
 
 def test_run_worker_returns_celerys_exit_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    celery_exit_code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    argv = worker_argv("q2c_no_such_module_for_tests:app", [], "linux")
-    expected = _celery_exit_code(argv, tmp_path)
-    assert expected != 0
     monkeypatch.chdir(tmp_path)
-    assert run_worker(argv, replace_process=False) == expected
+    argv = worker_argv(MISSING_APP, [], "linux")
+    assert run_worker(argv, replace_process=False) == celery_exit_code
 
 
-def test_the_command_exits_with_celerys_exit_code(tmp_path: Path) -> None:
+def test_the_command_exits_with_celerys_exit_code(celery_exit_code: int, tmp_path: Path) -> None:
     assert SCRIPT.exists(), f"{SCRIPT} is missing: pip install -e . installs it"
-    argv = worker_argv("q2c_no_such_module_for_tests:app", [], "linux")
-    expected = _celery_exit_code(argv, tmp_path)
-    command = [str(SCRIPT), "worker", "-A", "q2c_no_such_module_for_tests:app"]
+    command = [str(SCRIPT), "worker", "-A", MISSING_APP]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=60)
-    assert done.returncode == expected != 0
+    assert done.returncode == celery_exit_code
+    assert b"q2c_no_such_module_for_tests" in done.stderr + done.stdout
 
 
 WORKER_APP = """
