@@ -265,7 +265,7 @@ def test_no_command_output_log_or_error_shows_the_redis_password(
                     module.task_queue,
                     module.app,
                     rollout=Rollout.all_celery(),
-                    on_broker_error=policy,  # type: ignore[arg-type]
+                    on_broker_error=policy,
                     spool_path=tmp_path / f"spool-{policy}.sqlite3",
                     namespace="q2c-secret",
                 )
