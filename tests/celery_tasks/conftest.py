@@ -1,7 +1,7 @@
 """A Celery app built from a legacy TaskQueue, with a real worker behind it.
 
-``celery_stack`` starts one worker per backend (embedded fakeredis, real Redis) for the
-whole session of this directory's tests: starting a worker per test would cost seconds
+``celery_stack`` starts one worker per backend (embedded fakeredis, real Redis) per test
+module, stopped when the module's tests are done: a worker per test would cost seconds
 each on a shared machine. Every test sends distinct items, so tests stay independent.
 """
 
@@ -37,7 +37,7 @@ def _import_app_module(directory: Path, module_name: str, url: str) -> ModuleTyp
 
 
 @pytest.fixture(
-    scope="session", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)]
+    scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)]
 )
 def celery_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
