@@ -237,9 +237,11 @@ def _run_celery(
     try:
         _drive(loaded, queue, result)
         celery_ids.extend(c.task_id for c in queue.calls if c.task_id)
-        wait_for_calls(queue.calls, time.monotonic() + timeout, poll=True)
+        deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(parity.redis_url, socket_timeout=5, socket_connect_timeout=5)
         try:
+            _await_attempts(client, parity.attempts_key, len(celery_ids), deadline)
+            wait_for_calls(queue.calls, deadline, poll=True)
             attach_attempts(queue.calls, read_attempts(client, parity.attempts_key))
         except redis.RedisError as exc:
             raise HarnessError(
@@ -255,6 +257,17 @@ def _run_celery(
     result.calls = queue.calls
     _observe(loaded, result)
     return result
+
+
+def _await_attempts(client: redis.Redis, key: str, count: int, deadline: float) -> None:
+    """Wait until the worker recorded at least ``count`` attempts (or the deadline).
+
+    One LLEN per tick instead of polling every task's status while the worker is busy: on
+    the embedded server, polling load slows the worker itself. Stragglers (retries) are then
+    waited for one by one.
+    """
+    while time.monotonic() < deadline and int(client.llen(key)) < count:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
 def _restore(task_queue: TaskQueue, original: dict[str, Any]) -> None:

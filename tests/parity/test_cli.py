@@ -36,15 +36,12 @@ def workload(q):
 
 @pytest.mark.worker
 def test_mismatches_exit_1_with_the_design_json_and_junit_xml(
-    parity_redis: str | None,
     workload_file: Callable[[str], str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     junit = tmp_path / "parity.xml"
     argv = ["parity", workload_file("arg_drift"), "--json", "--junit-xml", str(junit)]
-    if parity_redis is not None:
-        argv += ["--redis-url", parity_redis]
 
     code = main([*argv, "--timeout", "20"])
 

@@ -87,6 +87,7 @@ def test_object_form_reports_the_drift(parity):
 
 def test_option_reaches_the_fixture(parity, pytestconfig):
     assert parity.redis_url == pytestconfig.getoption("parity_redis_url")
+    assert parity.redis_url.startswith("redis://127.0.0.1:")
 """
 
 EQUAL_WORKLOAD = """
@@ -107,13 +108,15 @@ def workload(q):
 
 
 @pytest.mark.worker
-def test_pytest_plugin_fixture_runs_both_forms(tmp_path: Path, parity_redis: str | None) -> None:
+def test_pytest_plugin_fixture_runs_both_forms_on_the_given_redis(
+    tmp_path: Path, embedded_url: str
+) -> None:
     (tmp_path / "wl_tasks.py").write_text(textwrap.dedent(TASKS_MODULE), encoding="utf-8")
     (tmp_path / "wl_equal.py").write_text(textwrap.dedent(EQUAL_WORKLOAD), encoding="utf-8")
     (tmp_path / "test_with_parity.py").write_text(PLUGIN_TESTS, encoding="utf-8")
+    # A server this test started: the option must reach the harness in the pytest subprocess.
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_with_parity.py"]
-    if parity_redis is not None:
-        argv += ["--parity-redis-url", parity_redis]
+    argv += ["--parity-redis-url", embedded_url]
 
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=180)
 
