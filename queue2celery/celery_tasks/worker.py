@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, WorkerStartError
 
 __all__ = [
     "celery_command",
@@ -114,17 +114,25 @@ def run_worker(argv: Sequence[str], *, replace_process: bool | None = None) -> i
     """Run ``celery`` with ``argv``; returns its exit code.
 
     By default the process is replaced (``exec``) on POSIX, so signals from a process
-    manager (Electron, systemd) reach the worker directly; this call then returns only if
-    exec fails. On Windows, where exec is emulated, a child process is run and awaited.
+    manager (Electron, systemd) reach the worker directly; this call then does not
+    return. On Windows, where exec is emulated, a child process is run and awaited.
+    Raises WorkerStartError when the interpreter cannot be run at all.
     """
     command = celery_command(argv)
     if replace_process is None:
         replace_process = os.name == "posix"
-    if replace_process:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(command[0], command)  # noqa: S606 - argv built above, no shell
-    with subprocess.Popen(command) as child:  # noqa: S603
+    try:
+        if replace_process:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(command[0], command)  # noqa: S606 - argv built above, no shell
+        child = subprocess.Popen(command)  # noqa: S603
+    except OSError as exc:
+        raise WorkerStartError(
+            f"could not run {command[0]!r} -m celery ({exc}); check that this Python has "
+            "celery installed: pip install 'celery[redis]'"
+        ) from exc
+    with child:
         try:
             return child.wait()
         except KeyboardInterrupt:

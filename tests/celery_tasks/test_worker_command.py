@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from queue2celery.celery_tasks import run_worker, split_app_option, worker_argv
 from queue2celery.cli import cli
-from queue2celery.errors import ConfigError
+from queue2celery.errors import ConfigError, WorkerStartError
 
 SCRIPT = Path(sys.executable).parent / ("queue2celery.exe" if os.name == "nt" else "queue2celery")
 
@@ -228,3 +228,13 @@ def test_the_worker_command_starts_a_real_worker_that_takes_passed_through_optio
     assert process.wait(timeout=30) == 0
     result.forget()
     module.app.close()
+
+
+@pytest.mark.parametrize("replace_process", [False, True], ids=["child", "exec"])
+def test_run_worker_says_what_to_do_when_python_cannot_be_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, replace_process: bool
+) -> None:
+    # A missing interpreter fails before exec replaces anything: safe to try in-process.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python-here"))
+    with pytest.raises(WorkerStartError, match="celery installed"):
+        run_worker(["-A", "m", "worker"], replace_process=replace_process)
