@@ -430,14 +430,18 @@ def worker_command(ctx: click.Context) -> None:
     import os
 
     from .celery_tasks.worker import run_worker, split_app_option, worker_argv
-    from .errors import ConfigError
+    from .errors import ConfigError, WorkerStartError
 
     try:
         app_spec, rest = split_app_option(ctx.args)
         argv = worker_argv(app_spec, rest, environ=os.environ)
     except ConfigError as exc:
         raise click.UsageError(str(exc), ctx) from exc
-    ctx.exit(run_worker(argv))
+    try:
+        code = run_worker(argv)
+    except WorkerStartError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ctx.exit(code)
 
 
 # --- doctor, demo --------------------------------------------------------------------
