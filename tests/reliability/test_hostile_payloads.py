@@ -97,11 +97,15 @@ _payloads = st.recursive(
 
 
 class _Stack:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, path: str) -> None:
+        self.path = path
         self.client = redis.Redis.from_url(url, socket_timeout=5)
         self.app = make_celery_app(
             NAME, broker_url=url, result_backend=url, task_default_queue=NAME
         )
+        if path == "apply_async":
+            # Routes may depend on the arguments: CompatQueue then sends with apply_async.
+            self.app.conf.task_routes = {f"{NAME}.take": {"queue": NAME}}
         self.task_queue = TaskQueue(workers=1)
         self.task_queue.add_handler(f"{NAME}.take", lambda item: None)
         self.cq = CompatQueue(
@@ -149,10 +153,11 @@ class _Stack:
         )
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[_Stack]:
+@pytest.fixture(scope="module", params=["fast", "apply_async"])
+def stack(request: pytest.FixtureRequest) -> Iterator[_Stack]:
+    """The queue on an embedded server; once on CompatQueue's fast path, once on apply_async."""
     with embedded_redis() as url:
-        s = _Stack(url)
+        s = _Stack(url, request.param)
         started = time.monotonic()
         try:
             yield s
@@ -163,7 +168,7 @@ def stack() -> Iterator[_Stack]:
             s.client.close()
         report(
             {
-                "test": "hostile_payloads",
+                "test": f"hostile_payloads_{s.path}",
                 "examples": s.examples,
                 "enqueued": s.sent,
                 "payload_errors": s.refused,
@@ -193,6 +198,8 @@ def test_put_enqueues_what_kombu_round_trips_or_raises_payload_error(
     stack.sent += 1
     assert accepts, "put enqueued a payload kombu refuses"
     assert handle.backend == "celery"
+    if stack.path == "apply_async":
+        assert stack.cq.sender.blocker(stack.cq.tasks[f"{NAME}.take"]) is not None
     assert stack.llen() == before + 1
     raw = stack.pop()
     assert json.loads(raw)["headers"]["id"] == handle.id
