@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import redis
 from celery import Task
@@ -257,8 +258,6 @@ def _rest(prepared: list[Prepared] | None, done: int) -> list[Prepared] | None:
 
 
 def _scrub(text: str, url: str) -> str:
-    from urllib.parse import urlsplit
-
     try:
         password = urlsplit(url).password
     except ValueError:

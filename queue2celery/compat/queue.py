@@ -23,6 +23,7 @@ from ..legacy_queue import TaskQueue
 from ._background import Background, CircuitBreaker, Job
 from ._handle import FINISHED
 from ._message import new_ids
+from ._publisher import fast_path_scheme
 from ._sender import Sender
 from .live import DEFAULT_NAMESPACE, RolloutStore
 from .rollout import Rollout
@@ -207,7 +208,8 @@ class CompatQueue:
         self.task_queue.join()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            pending = set(self._outstanding)
+            watched = set(self._outstanding)
+        pending = watched
         delay = 0.02
         while pending:
             pending = {t for t in pending if self.sender.status(t)["status"] not in FINISHED}
@@ -216,7 +218,8 @@ class CompatQueue:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
         with self._lock:
-            self._outstanding -= self._outstanding - pending
+            # Only ids seen finished leave; ids put by other threads meanwhile stay watched.
+            self._outstanding -= watched - pending
 
     def status(self, task_id: str) -> dict[str, Any]:
         """Status by id: the legacy queue's if it knows the id, else Celery's."""
@@ -336,8 +339,6 @@ class CompatQueue:
 
 def _broker_client(url: str, timeout: float) -> redis.Redis | None:
     """One long-lived client with bounded waits and no silent retries (None if not Redis)."""
-    from ._publisher import fast_path_scheme
-
     if not fast_path_scheme(url):
         return None
     return redis.Redis.from_url(
