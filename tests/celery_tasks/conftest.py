@@ -36,9 +36,7 @@ def _import_app_module(directory: Path, module_name: str, url: str) -> ModuleTyp
         return importlib.import_module(module_name)
 
 
-@pytest.fixture(
-    scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)]
-)
+@pytest.fixture(scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def celery_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CeleryStack]:
