@@ -25,6 +25,7 @@ from ..legacy_queue import TaskQueue
 from ._calls import BackendRun, RecordingQueue, attach_attempts, wait_for_calls
 from ._compare import compare_runs
 from ._fingerprint import fingerprint
+from ._isolation import ModuleIsolation
 from ._recorder import (
     CeleryTaskIds,
     LegacyTaskIds,
@@ -64,21 +65,25 @@ def run(
     if timeout <= 0:
         raise HarnessError(f"timeout={timeout!r}: give a number of seconds above 0")
     spec, objects = _resolve(workload, task_queue, workload_fn, observe)
-    # The legacy run's fresh load comes first: a workload that does not import fails here,
-    # before any worker or server starts.
-    first = objects if objects is not None else load_fresh(spec)
+    legacy_modules = ModuleIsolation(enabled=spec.fresh)
     try:
+        legacy_modules.enter()
+        # The legacy run's fresh load comes first: a workload that does not import fails
+        # here, before any worker or server starts.
+        first = objects if objects is not None else load_fresh(spec)
         if redis_url is None:
             with embedded_redis() as url:
-                return _run(spec, first, objects, url, timeout)
+                return _run(spec, first, objects, url, timeout, legacy_modules)
         _check_redis(redis_url)
-        return _run(spec, first, objects, redis_url, timeout)
+        return _run(spec, first, objects, redis_url, timeout, legacy_modules)
     except redis.RedisError as exc:
         shown = redact_url(redis_url) if redis_url else "the embedded server"
         raise HarnessError(
             f"Redis ({shown}) failed during the run: {type(exc).__name__}: {exc}; check that it "
             "stays up and is not out of memory, then run again"
         ) from exc
+    finally:
+        legacy_modules.exit()
 
 
 def _resolve(
@@ -126,6 +131,7 @@ def _run(
     objects: LoadedWorkload | None,
     url: str,
     timeout: float,
+    legacy_modules: ModuleIsolation,
 ) -> ParityReport:
     parity = ParityRun(uuid.uuid4().hex[:12], url)
     celery_ids: list[str] = []
@@ -142,7 +148,11 @@ def _run(
             # legacy handlers write in process memory cannot make Celery look right.
             if spec.fresh:
                 legacy = _run_legacy(first, timeout)
-                celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
+                legacy_modules.exit()
+                with ModuleIsolation():
+                    celery = _run_celery(
+                        spec, objects, parity, worker, started, timeout, celery_ids
+                    )
             else:
                 celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
                 legacy = _run_legacy(first, timeout)

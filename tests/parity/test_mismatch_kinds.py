@@ -58,6 +58,11 @@ CASES = [
         id="status-dict-written-by-handler-is-observed-state",
     ),
     pytest.param(
+        "observed_state_imported",
+        [(None, "observed_state", 'observe()["v1"] is missing on Celery')],
+        id="state-in-an-imported-app-module-is-fresh-per-backend",
+    ),
+    pytest.param(
         "missing",
         [(0, "missing", "did not finish within 1.5s on Celery")],
         id="handler-waiting-on-caller-event-is-missing",
