@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -51,6 +52,7 @@ class Sender:
         self.app_blocker = fast_path_blocker(self.app) if client is not None else "no Redis broker"
         self._task_blockers: dict[str, str | None] = {}
         self._warned: set[str] = set()
+        self._local = threading.local()
         self.publisher = (
             Publisher(self.app, client, marker_ttl=self.ttl, timeout=owner.broker_timeout)
             if client is not None
@@ -146,17 +148,50 @@ class Sender:
                 if not self.marker_in_pipeline:
                     self._mark_elsewhere([p.task_id for p in prepared])
             else:
+                producer = self._producer()
                 for name, item, task_id, priority in batch:
                     tasks[name].apply_async(
-                        args=[item], task_id=task_id, priority=_clamp(priority), retry=False
+                        args=[item],
+                        task_id=task_id,
+                        priority=_clamp(priority),
+                        retry=False,
+                        producer=producer,
                     )
                     done += 1
         except _BROKER_ERRORS as exc:
+            self._drop_producer()
             if self.owner.breaker.trip(exc):
                 log.warning("broker %s does not answer: %r", self.owner.redacted_broker_url, exc)
             handles = self._sent(batch[:done])
             return handles + self._outage(batch[done:], _rest(prepared, done), exc, waited=True)
         return self._sent(batch)
+
+    def _producer(self) -> Any:
+        """This thread's kombu producer, on a connection with the queue's bounded timeouts.
+
+        Celery's own producer pool uses the app's socket timeouts (5 s in make_celery_app,
+        per socket operation); the apply_async path must give up as fast as the fast path.
+        """
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            timeout = self.owner.broker_timeout
+            options = dict(self.app.conf.broker_transport_options or {})
+            options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
+            connection = self.app.connection_for_write(
+                transport_options=options, connect_timeout=timeout
+            )
+            producer = self.app.amqp.Producer(connection)
+            self._local.producer = producer
+        return producer
+
+    def _drop_producer(self) -> None:
+        producer = getattr(self._local, "producer", None)
+        self._local.producer = None
+        if producer is not None:
+            try:
+                producer.connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                log.debug("closing the apply_async connection failed", exc_info=True)
 
     def _sent(self, batch: list[Item]) -> list[Any]:
         for name, *_ in batch:
@@ -185,7 +220,9 @@ class Sender:
             else f"is known to be down (a probe checks every {owner.probe_interval:g} s)"
         )
         opened = owner.breaker.opened_at
-        since = f" for {time.monotonic() - opened:.1f}s" if opened is not None else ""
+        since = ""
+        if not waited and opened is not None:
+            since = f" since {time.monotonic() - opened:.1f}s ago"
         return BrokerUnavailable(
             f"the broker {owner.redacted_broker_url} {how}{since} ({detail}); nothing was "
             "enqueued. Start Redis (or fix REDIS_URL / CELERY_BROKER_URL), or build the "

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 from _compat_stack import compat_project
+from celery import signals
 
 from queue2celery.celery_tasks import make_celery_app
 from queue2celery.cli import main as cli_main
@@ -27,6 +28,15 @@ def _protect(server) -> str:
     return f"redis://:{PASSWORD}@127.0.0.1:{server.port}/0"
 
 
+def _connect_publish_signal():
+    # Any connected publish signal sends the queue down Celery's own apply_async path.
+    def receiver(**_kwargs) -> None:
+        return None
+
+    signals.before_task_publish.connect(receiver)
+    return receiver
+
+
 def _queue(url: str, **kwargs):
     name = f"q2ctest-{uuid.uuid4().hex[:10]}"
     app = make_celery_app(name, broker_url=url, result_backend=url)
@@ -41,13 +51,16 @@ def _queue(url: str, **kwargs):
     return CompatQueue(task_queue, app, namespace=name, **kwargs), task_queue
 
 
+@pytest.mark.parametrize("path", ["fast", "apply_async"])
 @pytest.mark.parametrize("outage", ["refused", "frozen"])
 def test_raise_gives_broker_unavailable_within_five_seconds_without_the_password(
-    redis_server_factory, outage
+    redis_server_factory, outage, path
 ) -> None:
     server = redis_server_factory()
     url = _protect(server)
+    receiver = _connect_publish_signal() if path == "apply_async" else None
     cq, task_queue = _queue(url)
+    assert (cq.sender.app_blocker is None) == (path == "fast")
     try:
         assert cq.put({"ok": 1}).backend == "celery"
         server.stop() if outage == "refused" else server.freeze()
@@ -65,6 +78,8 @@ def test_raise_gives_broker_unavailable_within_five_seconds_without_the_password
             cq.put({"ok": 3})
         assert time.monotonic() - started < 0.5
     finally:
+        if receiver is not None:
+            signals.before_task_publish.disconnect(receiver)
         cq.close()
         task_queue.stop()
         server.thaw()
