@@ -75,6 +75,8 @@ class Spool:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Spooled messages carry whole payloads: readable by the owner only.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             with self._connect() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
