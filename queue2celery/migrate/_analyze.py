@@ -146,6 +146,7 @@ class FactCollector(cst.CSTVisitor):
 
     # -- assignments: which object is an instance of which class ------------------------
     def visit_Assign(self, node: cst.Assign) -> None:
+        self.r.note_assignment(node)
         value = node.value
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             if value.func.attr.value in _GET_METHODS and self._functions:
@@ -163,6 +164,7 @@ class FactCollector(cst.CSTVisitor):
                         self.instances.setdefault(name, set()).update(classes)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.r.note_assignment(node)
         if isinstance(node.value, cst.Call):
             classes = self.r.fqns(node.value.func)
             for name in self.r.fqns(node.target):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +32,14 @@ SKIPPED_DIRS = frozenset(
 )
 BOM = b"\xef\xbb\xbf"
 
-# A site is always a call spelled `.put(`, `.put_nowait(` or `.add_task(`: a file without
-# one of these cannot hold a site, so it is never parsed (the parse is what costs).
-_CALL_TEXT = re.compile(rb"\.\s*(?:put|put_nowait|add_task)\s*\(")
+# A site is always a call spelled `<dotted name>.put(`, `.put_nowait(` or `.add_task(`: a
+# file without one cannot hold a site, so it is never parsed (the parse is what costs).
+_CALL_TEXT = re.compile(rb"\.\s*(put_nowait|put|add_task)\s*\(")
+# The dotted name right before the call, read backwards from the match on its line (a
+# forward pattern for it backtracks at every identifier of the file: 100x slower).
+_RECEIVER = re.compile(rb"([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)[ \t]*$")
+ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
+_SELF = frozenset({b"self", b"cls"})
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,88 @@ class SourceFile:
     is_package: bool  # an __init__.py: relative imports start from the module itself
 
 
-def may_hold_site(data: bytes) -> bool:
-    """The cheap text pre-filter: can this file contain an enqueue call at all?"""
-    return _CALL_TEXT.search(data) is not None
+def may_hold_site(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
+    """The cheap text pre-filter: can this file contain an enqueue site at all?
+
+    ``self.x.put(...)`` can only be a site when the class builds a queue (the word ``Queue``
+    is then in the file: Queue, PriorityQueue, SimpleQueue, TaskQueue) or ``x`` is mapped.
+    ``mapped`` holds the last parts of the mapped names.
+    """
+    has_queue_word: bool | None = None
+    for match in _CALL_TEXT.finditer(data):
+        line = data[data.rfind(b"\n", 0, match.start()) + 1 : match.start()]
+        receiver = _RECEIVER.search(line)
+        if receiver is None and not line.strip():
+            return True  # `.put(` starts the line: the receiver is on the line above
+        if receiver is None or _in_comment(line, receiver.start()):
+            continue  # `f().put(`, `x[0].put(`, a comment: never a site
+        chain = [part.strip() for part in receiver.group(1).split(b".")]
+        if chain[0] not in _SELF or match.group(1) == b"add_task":
+            return True
+        if chain[-1].decode("ascii", "replace") in mapped:
+            return True
+        if has_queue_word is None:
+            has_queue_word = b"Queue" in data
+        if has_queue_word:
+            return True
+    return False
+
+
+def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
+    """Second, exact filter for files the text filter kept: ``ast`` (C speed, about 1/20 of
+    a libcst analysis) sees real calls only, not the ones in docstrings or comments.
+    A file ``ast`` cannot parse (newer syntax) is kept: libcst decides."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return True
+    has_queue_word = b"Queue" in data
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ENQUEUE_METHODS
+        ):
+            continue
+        chain = _dotted(node.func.value)
+        if chain is None:
+            continue
+        if chain[0] in ("self", "cls") and node.func.attr != "add_task":
+            if not has_queue_word and chain[-1] not in mapped:
+                continue
+        return True
+    return False
+
+
+def _dotted(expr: ast.expr) -> list[str] | None:
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.insert(0, expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        return None
+    return [expr.id, *parts]
+
+
+def _in_comment(line: bytes, at: int) -> bool:
+    # A `#` earlier on the line with no quote before it starts a comment; with a quote it
+    # may sit in a string, so the match is kept (the filter must never lose a site).
+    before = line[:at]
+    hash_at = before.find(b"#")
+    return hash_at >= 0 and b"'" not in before[:hash_at] and b'"' not in before[:hash_at]
+
+
+def mentions(data: bytes, words: frozenset[str]) -> bool:
+    """Whether any of ``words`` occurs in ``data`` as a whole identifier."""
+    return bool(words) and _words_pattern(words).search(data) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _words_pattern(words: frozenset[str]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(w.encode()) for w in sorted(words))
+    return re.compile(rb"\b(?:" + alternatives + rb")\b")
 
 
 def _inside(path: Path, root: Path) -> bool:

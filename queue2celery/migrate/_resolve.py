@@ -7,7 +7,7 @@ own name (so relative imports stay relative) nor instances, which this module ad
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import libcst as cst
@@ -16,9 +16,7 @@ from libcst.metadata import (
     ClassScope,
     FunctionScope,
     GlobalScope,
-    ParentNodeProvider,
     QualifiedName,
-    QualifiedNameProvider,
     QualifiedNameSource,
     Scope,
     ScopeProvider,
@@ -34,7 +32,9 @@ BACKGROUND_TASKS = frozenset(
         "starlette.background.BackgroundTasks",
     }
 )
-METADATA = (QualifiedNameProvider, ScopeProvider, ParentNodeProvider)
+# Scopes only: qualified names are asked of the scope for the few expressions that matter,
+# instead of QualifiedNameProvider computing them for every node (most of a scan's time).
+METADATA = (ScopeProvider,)
 
 GetMetadata = Callable[..., Any]
 
@@ -51,6 +51,32 @@ class Resolver:
         self._get = get_metadata
         self.module = module
         self.package = module if is_package else module.rpartition(".")[0]
+        # id(target Name) -> the value assigned to it, or its annotation; filled by the
+        # visitors as they pass assignments (a parent-node pass would cost a tree walk).
+        self._assigned: dict[int, tuple[str, cst.BaseExpression]] = {}
+
+    def note_assignment(self, node: cst.Assign | cst.AnnAssign) -> None:
+        """Remember what a local name is assigned (``x = Cls()``, ``x: Cls = ...``)."""
+        if isinstance(node, cst.AnnAssign):
+            if isinstance(node.target, cst.Name):
+                self._assigned[id(node.target)] = ("annotation", node.annotation.annotation)
+            return
+        if isinstance(node.value, cst.Call):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self._assigned[id(target.target)] = ("call", node.value.func)
+
+    def qnames(self, expr: cst.BaseExpression) -> Collection[QualifiedName]:
+        """libcst's qualified names of a dotted name (other expressions have none)."""
+        inner: cst.BaseExpression = expr
+        while isinstance(inner, cst.Attribute):
+            inner = inner.value
+        if not isinstance(inner, cst.Name):
+            return ()
+        scope: Scope | None = self._get(ScopeProvider, expr, None)
+        if scope is None:
+            return ()
+        return scope.get_qualified_names_for(expr)
 
     def qualify(self, local: str) -> str:
         return f"{self.module}.{local}" if self.module else local
@@ -78,7 +104,7 @@ class Resolver:
         if attr is not None:
             return frozenset({attr})
         out = set()
-        for qname in self._get(QualifiedNameProvider, expr, set()):
+        for qname in self.qnames(expr):
             if qname.source is QualifiedNameSource.LOCAL:
                 out.add(self.qualify(qname.name))
             else:
@@ -92,7 +118,7 @@ class Resolver:
         attr = self.self_attribute(expr)
         if attr is not None:
             return frozenset({attr})
-        names = (self.absolute(q) for q in self._get(QualifiedNameProvider, expr, set()))
+        names = (self.absolute(q) for q in self.qnames(expr))
         return frozenset(n for n in names if n)
 
     def self_attribute(self, expr: cst.BaseExpression) -> str | None:
@@ -148,11 +174,5 @@ class Resolver:
         return frozenset(out)
 
     def _assigned_type(self, target: cst.Name) -> frozenset[str]:
-        parent = self._get(ParentNodeProvider, target, None)
-        if isinstance(parent, cst.AssignTarget):
-            parent = self._get(ParentNodeProvider, parent, None)
-        if isinstance(parent, cst.AnnAssign) and parent.target is target:
-            return self.fqns(parent.annotation.annotation)
-        if isinstance(parent, cst.Assign) and isinstance(parent.value, cst.Call):
-            return self.fqns(parent.value.func)
-        return frozenset()
+        kind, expr = self._assigned.get(id(target), ("", None))
+        return self.fqns(expr) if expr is not None else frozenset()

@@ -52,6 +52,11 @@ class MigrateConfig:
         checked_functions = _validated(functions or {}, "functions", where)
         return cls(_frozen(checked_queues), _frozen(checked_functions), source)
 
+    @property
+    def mapped_names(self) -> frozenset[str]:
+        """Last parts of every mapped name: a file naming none of them has nothing to rewrite."""
+        return frozenset(k.rsplit(".", 1)[-1] for k in (*self.queues, *self.functions))
+
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; worker processes get plain dicts back.
         return (_rebuild, (dict(self.queues), dict(self.functions), self.source))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from ._files import SourceFile, may_hold_site, split_bom, write_atomically
+from ._files import SourceFile, may_hold_site, mentions, split_bom, write_atomically
 from ._parallel import Progress, parallel_map
 from .codemods import CODEMODS
+from .codemods._base import LegacyCallCodemod
 from .config import MigrateConfig
 from .results import FileChange, FileError, RewriteResult
 from .scan import collect_files
@@ -26,6 +27,7 @@ def rewrite_source(
     module: str = "",
     is_package: bool = False,
     filename: str | None = None,
+    codemods: Sequence[type[LegacyCallCodemod]] = CODEMODS,
 ) -> tuple[bytes, tuple[str, ...]]:
     """``(new_source, warnings)``; returns ``source`` itself when nothing changes.
 
@@ -33,12 +35,15 @@ def rewrite_source(
     CRLF line ends included. Raises libcst's ParserSyntaxError for code that does not parse.
     """
     bom, body = split_bom(source)
-    if not may_hold_site(body):
+    names = config.mapped_names
+    if not (may_hold_site(body, names) and mentions(body, names)):
         return source, ()
     tree = cst.parse_module(body)
     package = module if is_package else module.rpartition(".")[0]
     warnings: list[str] = []
-    for command in CODEMODS:
+    for command in codemods:
+        if not command.may_apply(body, config):
+            continue
         context = CodemodContext(
             filename=filename or ("__init__.py" if is_package else None),
             full_module_name=module or None,
@@ -89,6 +94,7 @@ def rewrite(
     files = collect_files(path)
     errors: list[FileError] = []
     candidates: list[SourceFile] = []
+    names = config.mapped_names
     originals: dict[str, bytes] = {}
     for f in files:
         try:
@@ -96,7 +102,7 @@ def rewrite(
         except OSError as exc:
             errors.append(FileError(f.rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        if may_hold_site(data):
+        if may_hold_site(data, names) and mentions(data, names):
             candidates.append(f)
             originals[f.rel] = data
     if on_total:

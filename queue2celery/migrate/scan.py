@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._analyze import FileFacts, analyze
-from ._files import SourceFile, describe, iter_python_files, may_hold_site, split_bom
+from ._files import (
+    SourceFile,
+    calls_enqueue,
+    describe,
+    iter_python_files,
+    may_hold_site,
+    split_bom,
+)
 from ._link import Linker, modules_needed, owner_module
 from ._parallel import Progress, parallel_map
 from .config import MigrateConfig
@@ -19,7 +26,8 @@ from .results import FileError, ScanResult, Site
 
 __all__ = ["collect_files", "scan"]
 
-Job = tuple[str, str, str, bool]  # path, rel, module, is_package
+Job = tuple[str, str, str, bool, "frozenset[str] | None"]
+# path, rel, module, is_package, mapped names for the ast filter (None: analyse regardless)
 
 
 def collect_files(path: Path) -> list[SourceFile]:
@@ -30,10 +38,12 @@ def collect_files(path: Path) -> list[SourceFile]:
 
 
 def _analyze_job(job: Job) -> tuple[str, FileFacts]:
-    path, rel, module, is_package = job
+    path, rel, module, is_package, mapped = job
     try:
         with open(path, "rb") as handle:
             _, data = split_bom(handle.read())
+        if mapped is not None and not calls_enqueue(data, mapped):
+            return rel, FileFacts(module)
         return rel, analyze(data, module, is_package)
     except RecursionError:
         return rel, FileFacts(module, error="too deeply nested for the parser (RecursionError)")
@@ -42,11 +52,14 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
         return rel, FileFacts(module, error=f"{type(exc).__name__}: {first_line}")
 
 
-def _job(f: SourceFile) -> Job:
-    return (str(f.path), f.rel, f.module, f.is_package)
+def _job(f: SourceFile, mapped: frozenset[str] | None) -> Job:
+    return (str(f.path), f.rel, f.module, f.is_package, mapped)
 
 
-def _prefiltered(files: list[SourceFile]) -> tuple[list[SourceFile], list[FileError]]:
+def _prefiltered(
+    files: list[SourceFile], config: MigrateConfig
+) -> tuple[list[SourceFile], list[FileError]]:
+    names = config.mapped_names
     keep: list[SourceFile] = []
     errors: list[FileError] = []
     for f in files:
@@ -55,7 +68,7 @@ def _prefiltered(files: list[SourceFile]) -> tuple[list[SourceFile], list[FileEr
         except OSError as exc:
             errors.append(FileError(f.rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        if may_hold_site(data):
+        if may_hold_site(data, names):
             keep.append(f)
     return keep, errors
 
@@ -76,17 +89,20 @@ def scan(
     by_module = {f.module: f for f in files if f.module}
     errors: list[FileError] = []
     if prefilter:
-        first, errors = _prefiltered(files)
+        first, errors = _prefiltered(files, config)
     else:
         first = files
     if on_total:
         on_total(len(first))
+    mapped = config.mapped_names if prefilter else None
     facts: dict[str, FileFacts] = {}
     done: set[str] = set()
     todo = first
     while todo:
         done.update(f.rel for f in todo)
-        for rel, result in parallel_map(_analyze_job, [_job(f) for f in todo], jobs, progress):
+        for rel, result in parallel_map(
+            _analyze_job, [_job(f, mapped) for f in todo], jobs, progress
+        ):
             facts[rel] = result
         todo = []
         for name in sorted(modules_needed(facts.values(), config)):

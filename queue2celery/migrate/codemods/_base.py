@@ -27,7 +27,9 @@ class Plan:
 
     target: str
     args: tuple[cst.Arg, ...]
-    consumed: tuple[cst.Name, ...]
+    consumed: tuple[cst.CSTNode, ...]
+    # Replaces the space after ``(`` when the dropped first argument carried a comment.
+    whitespace_before_args: cst.BaseParenthesizableWhitespace | None = None
 
 
 class LegacyCallCodemod(VisitorBasedCodemodCommand):
@@ -60,6 +62,18 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         )
 
     # -- what subclasses provide -----------------------------------------------------
+    #: Text a file must contain for this codemod to have anything to do.
+    CALL_TEXT: bytes = b""
+
+    @classmethod
+    def may_apply(cls, source: bytes, config: MigrateConfig) -> bool:
+        """Cheap check before parsing: the mapping it needs is set, the call is spelled."""
+        return bool(cls.mapping(config)) and cls.CALL_TEXT in source
+
+    @staticmethod
+    def mapping(config: MigrateConfig) -> Mapping[str, str]:
+        return config.queues
+
     @abstractmethod
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         """The rewrite for ``node``, or None when it is not a mapped site of this codemod."""
@@ -95,13 +109,13 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
                 continue
             self._plans[key] = (plan, local)
 
-    def _bindings(self, name: cst.Name) -> list[ImportAssignment]:
-        scope = self.get_metadata(ScopeProvider, name, None)
+    def _bindings(self, node: cst.CSTNode) -> list[ImportAssignment]:
+        scope = self.get_metadata(ScopeProvider, node, None)
         if scope is None:
             return []
         return [
             binding
-            for access in scope.accesses[name]
+            for access in scope.accesses[node]
             for binding in access.referents
             if isinstance(binding, ImportAssignment)
         ]
@@ -140,12 +154,20 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
             self.context, module, name, asname=None if local == name else local
         )
         func = cst.Attribute(value=cst.Name(local), attr=cst.Name("delay"))
-        return updated_node.with_changes(func=func, args=list(plan.args))
+        changes: dict[str, object] = {"func": func, "args": list(plan.args)}
+        if plan.whitespace_before_args is not None:
+            changes["whitespace_before_args"] = plan.whitespace_before_args
+        return updated_node.with_changes(**changes)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if not self._removable:
             return updated_node
-        return updated_node.visit(_ImportRemover(self._removable))
+        needed: dict[str, list[tuple[str, str]]] = {}
+        for plan, local in sorted(self._plans.values(), key=lambda p: p[0].target):
+            module, _, name = plan.target.rpartition(".")
+            if (name, local) not in needed.setdefault(module, []):
+                needed[module].append((name, local))
+        return updated_node.visit(_ImportRemover(self._removable, needed))
 
 
 class _Planner(cst.CSTVisitor):
@@ -167,6 +189,12 @@ class _Planner(cst.CSTVisitor):
     def visit_Await(self, node: cst.Await) -> None:
         self._awaited.add(id(node.expression))
 
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.resolver.note_assignment(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.resolver.note_assignment(node)
+
     def visit_Call(self, node: cst.Call) -> None:
         if self._decorators or id(node) in self._awaited:
             return
@@ -177,11 +205,48 @@ class _Planner(cst.CSTVisitor):
 
 
 class _ImportRemover(cst.CSTTransformer):
-    """Drops the import aliases whose every use was rewritten, keeping the rest intact."""
+    """Drops the import aliases whose every use was rewritten, keeping the rest intact. A
+    module-level import line left empty becomes the target's import, so the line keeps its
+    place, blank lines and comments."""
 
-    def __init__(self, assignments: Sequence[ImportAssignment]) -> None:
+    def __init__(
+        self,
+        assignments: Sequence[ImportAssignment],
+        needed: Mapping[str, list[tuple[str, str]]],
+    ) -> None:
         super().__init__()
         self.keys = {(_import_key(a.node), a.name) for a in assignments}
+        self.needed = dict(needed)
+        self.depth = 0
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self.depth += 1
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        self.depth -= 1
+        return updated_node
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
+        if updated_node.body or self.depth or not self.needed:
+            return updated_node
+        module = next(iter(self.needed))
+        names = self.needed.pop(module)
+        aliases = [
+            cst.ImportAlias(
+                name=cst.Name(name),
+                asname=None if local == name else cst.AsName(name=cst.Name(local)),
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
+            )
+            for name, local in names
+        ]
+        aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        target = cst.parse_expression(module)
+        assert isinstance(target, (cst.Attribute, cst.Name))
+        return updated_node.with_changes(body=[cst.ImportFrom(module=target, names=aliases)])
 
     def _keep(self, statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> bool:
         local = alias.evaluated_alias or alias.evaluated_name
@@ -226,8 +291,24 @@ def _import_key(node: cst.CSTNode) -> str:
     return "import"
 
 
-def root_name(expr: cst.BaseExpression) -> cst.Name | None:
-    """``qmod`` in ``qmod.task_queue``: the name whose import the rewrite may make unused."""
+def chain_nodes(expr: cst.BaseExpression) -> tuple[cst.CSTNode, ...]:
+    """``qmod.task_queue`` -> the nodes ``qmod.task_queue`` and ``qmod``: an import is used
+    through one of them (``import a.b`` is referenced by the ``a.b`` attribute)."""
+    nodes: list[cst.CSTNode] = []
     while isinstance(expr, cst.Attribute):
+        nodes.append(expr)
         expr = expr.value
-    return expr if isinstance(expr, cst.Name) else None
+    if isinstance(expr, cst.Name):
+        nodes.append(expr)
+    return tuple(nodes)
+
+
+def merge_whitespace(
+    left: cst.BaseParenthesizableWhitespace, right: cst.BaseParenthesizableWhitespace
+) -> cst.BaseParenthesizableWhitespace:
+    """``left``'s comment (if any) with ``right``'s line end and indentation."""
+    if not isinstance(left, cst.ParenthesizedWhitespace) or left.first_line.comment is None:
+        return right
+    if not isinstance(right, cst.ParenthesizedWhitespace):
+        return left
+    return left.with_changes(last_line=right.last_line, indent=right.indent)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import libcst as cst
 
 from .._resolve import BACKGROUND_TASKS, Resolver
-from ._base import LegacyCallCodemod, Plan, root_name
+from ..config import MigrateConfig
+from ._base import LegacyCallCodemod, Plan, chain_nodes, merge_whitespace
 
 __all__ = ["ReplaceBackgroundTaskCommand"]
 
@@ -15,6 +18,11 @@ class ReplaceBackgroundTaskCommand(LegacyCallCodemod):
     ``[tool.queue2celery.functions]``; the ``BackgroundTasks`` parameter itself stays."""
 
     DESCRIPTION = "Replace BackgroundTasks.add_task(fn, ...) with <task>.delay(...)."
+    CALL_TEXT = b"add_task"
+
+    @staticmethod
+    def mapping(config: MigrateConfig) -> Mapping[str, str]:
+        return config.functions
 
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         func = node.func
@@ -32,7 +40,17 @@ class ReplaceBackgroundTaskCommand(LegacyCallCodemod):
         mapped = sorted(f for f in resolver.fqns(node.args[0].value) if f in self.functions)
         if not mapped:
             return None
-        consumed = root_name(node.args[0].value)
+        first = node.args[0]
+        before = None
+        if isinstance(first.comma, cst.Comma):
+            # A comment after the dropped function moves up next to the opening parenthesis.
+            merged = merge_whitespace(first.comma.whitespace_after, node.whitespace_before_args)
+            before = merged if merged is not node.whitespace_before_args else None
+        if len(node.args) == 1:
+            before = cst.SimpleWhitespace("")  # add_task(fn) -> delay()
         return Plan(
-            self.functions[mapped[0]], tuple(node.args[1:]), (consumed,) if consumed else ()
+            self.functions[mapped[0]],
+            tuple(node.args[1:]),
+            chain_nodes(first.value),
+            whitespace_before_args=before,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from .._resolve import BACKGROUND_TASKS, Resolver
-from ._base import LegacyCallCodemod, Plan, root_name
+from ._base import LegacyCallCodemod, Plan, chain_nodes
 
 __all__ = ["ReplaceManagerAddTaskCommand"]
 
@@ -17,6 +17,8 @@ class ReplaceManagerAddTaskCommand(LegacyCallCodemod):
     """
 
     DESCRIPTION = "Replace add_task(...) on a mapped task manager with <task>.delay(...)."
+
+    CALL_TEXT = b"add_task"
 
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         func = node.func
@@ -30,5 +32,4 @@ class ReplaceManagerAddTaskCommand(LegacyCallCodemod):
         mapped = sorted(q for q in resolver.fqns(func.value) if q in self.queues)
         if not mapped:
             return None
-        consumed = root_name(func.value)
-        return Plan(self.queues[mapped[0]], tuple(node.args), (consumed,) if consumed else ())
+        return Plan(self.queues[mapped[0]], tuple(node.args), chain_nodes(func.value))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from .._resolve import Resolver
-from ._base import LegacyCallCodemod, Plan, root_name
+from ._base import LegacyCallCodemod, Plan, chain_nodes, merge_whitespace
 
 __all__ = ["ReplaceQueuePutCommand"]
 
@@ -21,6 +21,8 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
     """
 
     DESCRIPTION = "Replace put()/put_nowait() on a mapped legacy queue with <task>.delay(item)."
+
+    CALL_TEXT = b"put"
 
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         func = node.func
@@ -36,11 +38,10 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
         if item is None:
             return None
         if item is not node.args[-1]:
-            item = item.with_changes(comma=node.args[-1].comma)
+            item = _as_last(item, node.args[-1])
         if item.keyword is not None:
             item = item.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
-        consumed = root_name(func.value)
-        return Plan(self.queues[mapped[0]], (item,), (consumed,) if consumed else ())
+        return Plan(self.queues[mapped[0]], (item,), chain_nodes(func.value))
 
 
 def _item(args: Sequence[cst.Arg]) -> cst.Arg | None:
@@ -50,3 +51,23 @@ def _item(args: Sequence[cst.Arg]) -> cst.Arg | None:
     if args and args[0].keyword is None:
         return args[0]
     return None
+
+
+def _as_last(item: cst.Arg, last: cst.Arg) -> cst.Arg:
+    """``item`` in the place of the dropped last argument: its closing layout, its own
+    comment kept."""
+    own = item.comma.whitespace_after if isinstance(item.comma, cst.Comma) else None
+    if isinstance(last.comma, cst.Comma):
+        after = merge_whitespace(own, last.comma.whitespace_after) if own else None
+        comma = last.comma if after is None else last.comma.with_changes(whitespace_after=after)
+        return item.with_changes(comma=comma, whitespace_after_arg=last.whitespace_after_arg)
+    if own is not None and isinstance(own, cst.ParenthesizedWhitespace) and own.first_line.comment:
+        # No trailing comma in the source, but the item's comment must survive: keep its comma.
+        assert isinstance(item.comma, cst.Comma)
+        comma = item.comma.with_changes(
+            whitespace_after=merge_whitespace(own, last.whitespace_after_arg)
+        )
+        return item.with_changes(comma=comma, whitespace_after_arg=cst.SimpleWhitespace(""))
+    return item.with_changes(
+        comma=cst.MaybeSentinel.DEFAULT, whitespace_after_arg=last.whitespace_after_arg
+    )
