@@ -12,7 +12,14 @@ from ..legacy_queue import TaskQueue
 from ._fingerprint import fingerprint
 from ._recorder import LegacyTaskIds, error_of
 
-__all__ = ["BackendRun", "CallRecord", "RecordingQueue", "attach_attempts", "wait_for_calls"]
+__all__ = [
+    "BackendRun",
+    "BoundedHandle",
+    "CallRecord",
+    "RecordingQueue",
+    "attach_attempts",
+    "wait_for_calls",
+]
 
 FINAL = frozenset({"SUCCESS", "FAILURE"})
 
@@ -82,12 +89,23 @@ class RecordingQueue:
     """Stands in for the queue the workload drives; notes every put, delegates the rest."""
 
     def __init__(
-        self, inner: Any, task_queue: TaskQueue, legacy_ids: LegacyTaskIds | None = None
+        self,
+        inner: Any,
+        task_queue: TaskQueue,
+        legacy_ids: LegacyTaskIds | None = None,
+        *,
+        max_wait: float,
     ) -> None:
         self._inner = inner
         self._task_queue = task_queue
         self._legacy_ids = legacy_ids
+        self._max_wait = max_wait
+        self._closed = False
         self.calls: list[CallRecord] = []
+
+    def close(self) -> None:
+        """Stop recording: puts still go through, but are no longer compared."""
+        self._closed = True
 
     def put(self, item: Any, *args: Any, **kwargs: Any) -> Any:
         return self._put("put", item, args, kwargs)
@@ -96,6 +114,8 @@ class RecordingQueue:
         return self._put("put_nowait", item, args, kwargs)
 
     def _put(self, method: str, item: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if self._closed:
+            return getattr(self._inner, method)(item, *args, **kwargs)
         call = CallRecord(len(self.calls), _task_name(self._task_queue, item), fingerprint(item))
         self.calls.append(call)
         if self._legacy_ids is not None:
@@ -109,10 +129,37 @@ class RecordingQueue:
             raise
         call.handle = handle
         call.task_id = getattr(handle, "id", None)
-        return handle
+        return BoundedHandle(handle, self._max_wait)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Like ``join()``, but bounded: a task that never finishes must not hang the harness."""
+        limit = self._max_wait if timeout is None else min(timeout, self._max_wait)
+        deadline = time.monotonic() + limit
+        for call in list(self.calls):
+            if call.handle is not None:
+                call.handle.wait(timeout=max(0.0, deadline - time.monotonic()))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class BoundedHandle:
+    """The handle ``put`` returned, with ``wait()`` capped (``h.wait()`` in a workload is common,
+    and on Celery a task may never finish)."""
+
+    def __init__(self, handle: Any, max_wait: float) -> None:
+        self._handle = handle
+        self._max_wait = max_wait
+
+    def wait(self, timeout: float | None = None) -> Any:
+        limit = self._max_wait if timeout is None else min(timeout, self._max_wait)
+        return self._handle.wait(timeout=limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __repr__(self) -> str:
+        return repr(self._handle)
 
 
 def wait_for_calls(calls: Iterable[CallRecord], deadline: float, *, poll: bool) -> None:

@@ -299,18 +299,19 @@ def _compare_workload(legacy: BackendRun, celery: BackendRun) -> list[Mismatch]:
     last = legacy.calls[-1] if le and legacy.calls else None
     if last is not None and last.enqueue_error and last.enqueue_error == le:
         return []
-    return [
-        Mismatch(
-            None,
-            None,
-            "exception",
-            _error_text(le),
-            _error_text(ce),
+    if (ce or {}).get("type") == "Timeout":
+        detail = (
+            f"{(ce or {}).get('message')} on Celery (it returns on legacy): it waits for "
+            "something only a handler running in the caller's process provides (an event, a "
+            "value in memory); wait on the handle put returned instead"
+        )
+    else:
+        detail = (
             f"workload(q) raises {_error_text(ce)} on Celery but {_error_text(le)} on legacy: "
             "the driver reads something that differs between the backends (a handle's status "
-            "or result right after put?); wait on handles before reading them",
+            "or result right after put?); wait on handles before reading them"
         )
-    ]
+    return [Mismatch(None, None, "exception", _error_text(le), _error_text(ce), detail)]
 
 
 def _compare_observed(legacy: BackendRun, celery: BackendRun) -> list[Mismatch]:

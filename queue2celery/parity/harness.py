@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -169,12 +170,33 @@ def _run(
     return ParityReport(spec.label, legacy, celery, compare_runs(legacy, celery, timeout))
 
 
-def _drive(loaded: LoadedWorkload, queue: RecordingQueue, run: BackendRun) -> None:
+def _drive(loaded: LoadedWorkload, queue: RecordingQueue, run: BackendRun, limit: float) -> None:
+    """Call ``workload(q)`` in a thread, for at most ``limit`` seconds.
+
+    A driver that waits for something only a legacy handler provides would block forever on
+    Celery; that is a finding (a workload error), and the harness goes on.
+    """
     assert loaded.workload is not None
-    try:
-        loaded.workload(queue)
-    except Exception as exc:  # the driver failing is a finding, not a harness error
-        run.workload_error = error_of(exc)
+    driver = loaded.workload
+    failure: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            driver(queue)
+        except BaseException as exc:  # the driver failing is a finding, not a harness error
+            failure.append(exc)
+
+    thread = threading.Thread(target=drive, name=f"q2c-parity-{run.name}-workload", daemon=True)
+    thread.start()
+    thread.join(limit)
+    if thread.is_alive():
+        run.workload_error = {
+            "type": "Timeout",
+            "message": f"workload(q) did not return within {limit:g}s",
+        }
+        queue.close()
+    elif failure:
+        run.workload_error = error_of(failure[0])
 
 
 def _observe(loaded: LoadedWorkload, run: BackendRun) -> None:
@@ -195,11 +217,11 @@ def _run_legacy(loaded: LoadedWorkload, timeout: float) -> BackendRun:
     original = dict(task_queue.handlers)
     sink, ids = MemorySink(), LegacyTaskIds(task_queue)
     wrap_handlers(task_queue, sink, ids)
-    queue = RecordingQueue(task_queue, task_queue, ids)
+    queue = RecordingQueue(task_queue, task_queue, ids, max_wait=timeout)
     result = BackendRun("legacy")
     started = time.monotonic()
     try:
-        _drive(loaded, queue, result)
+        _drive(loaded, queue, result, timeout)
         wait_for_calls(queue.calls, time.monotonic() + timeout, poll=False)
     finally:
         task_queue.stop(timeout=_STOP_TIMEOUT)
@@ -242,11 +264,15 @@ def _run_celery(
         strict=False,
         namespace=parity.key_prefix.rstrip(":"),
     )
-    queue = RecordingQueue(compat, task_queue)
+    queue = RecordingQueue(compat, task_queue, max_wait=timeout)
     started = time.monotonic()
     try:
-        _drive(loaded, queue, result)
+        _drive(loaded, queue, result, timeout)
         celery_ids.extend(c.task_id for c in queue.calls if c.task_id)
+        for call in queue.calls:
+            error = call.enqueue_error or {}
+            if error.get("type") == "BrokerUnavailable":
+                raise HarnessError(f"Redis stopped answering during the Celery run: {error}")
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(parity.redis_url, socket_timeout=5, socket_connect_timeout=5)
         try:

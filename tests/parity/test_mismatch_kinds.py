@@ -63,6 +63,11 @@ CASES = [
         id="state-in-an-imported-app-module-is-fresh-per-backend",
     ),
     pytest.param(
+        "driver_waits",
+        [(None, "exception", "workload(q) did not return within 1.5s on Celery")],
+        id="driver-waiting-on-an-in-process-event-is-cut-off",
+    ),
+    pytest.param(
         "missing",
         [(0, "missing", "did not finish within 1.5s on Celery")],
         id="handler-waiting-on-caller-event-is-missing",
@@ -77,7 +82,7 @@ def test_each_mismatch_kind_is_found_with_its_fix(
     parity_redis: str | None,
     workload_file: Callable[[str], str],
 ) -> None:
-    timeout = 1.5 if name == "missing" else 20
+    timeout = 1.5 if name in ("missing", "driver_waits") else 20
     report = parity.run(workload_file(name), redis_url=parity_redis, timeout=timeout)
 
     assert not report.ok
