@@ -32,7 +32,13 @@ PYPROJECT = """\
 "app.jobs.send_email" = "app.celery_tasks.send_email"
 """
 
-Project = Callable[[dict[str, str]], Path]
+Project = Callable[..., Path]
+
+
+@pytest.fixture
+def golden_config() -> MigrateConfig:
+    """The mapping every golden case is rewritten with."""
+    return GOLDEN_CONFIG
 
 
 @pytest.fixture

@@ -9,13 +9,14 @@ import libcst as cst
 import pytest
 
 from queue2celery.migrate import (
+    MigrateConfig,
     ReplaceBackgroundTaskCommand,
     ReplaceManagerAddTaskCommand,
     ReplaceQueuePutCommand,
     rewrite_source,
 )
 
-from .conftest import GOLDEN_CONFIG, GOLDEN_MODULE
+GOLDEN_MODULE = "app.api.routes"  # every case is this module of the same project
 
 GOLDEN = Path(__file__).parent / "golden"
 CODEMODS = {
@@ -26,27 +27,25 @@ CODEMODS = {
 CASES = sorted(GOLDEN.glob("*/*.before.py.txt"))
 
 
-def _run(source: bytes, codemod: str) -> bytes:
-    out, _ = rewrite_source(
-        source, GOLDEN_CONFIG, module=GOLDEN_MODULE, codemods=(CODEMODS[codemod],)
-    )
+def _run(source: bytes, codemod: str, config: MigrateConfig) -> bytes:
+    out, _ = rewrite_source(source, config, module=GOLDEN_MODULE, codemods=(CODEMODS[codemod],))
     return out
 
 
 @pytest.mark.parametrize(
     "before", CASES, ids=[f"{p.parent.name}/{p.name.split('.')[0]}" for p in CASES]
 )
-def test_golden_case(before: Path) -> None:
+def test_golden_case(before: Path, golden_config: MigrateConfig) -> None:
     codemod = before.parent.name
     after = before.with_name(before.name.replace(".before.", ".after."))
     source = before.read_bytes()
     if not after.exists():  # a case without an expected output must fail to parse
         with pytest.raises(cst.ParserSyntaxError):
-            _run(source, codemod)
+            _run(source, codemod, golden_config)
         return
     expected = after.read_bytes()
-    assert _run(source, codemod) == expected
-    assert _run(expected, codemod) == expected, "a second run must change nothing"
+    assert _run(source, codemod, golden_config) == expected
+    assert _run(expected, codemod, golden_config) == expected, "a second run must change nothing"
 
 
 def test_every_codemod_has_golden_cases() -> None:
