@@ -128,8 +128,7 @@ def _compare_call(
         return _compare_enqueue(index, task, lc, cc)
     for call, side in ((lc, "legacy"), (cc, "Celery")):
         if not call.finished:
-            lost = bool(celery.info.get("broker_connection_lost"))
-            return [_missing(index, task, lc, cc, side, timeout, lost)]
+            return [_missing(index, task, lc, cc, side, timeout, celery.info)]
     found: list[Mismatch] = []
     drift = _arg_difference(lc, cc)
     if drift is not None:
@@ -210,17 +209,23 @@ def _missing(
     cc: CallRecord,
     side: str,
     timeout: float,
-    broker_lost: bool,
+    worker: dict[str, Any],
 ) -> Mismatch:
     call = lc if side == "legacy" else cc
-    state = f"still {call.status or 'PENDING'} after {timeout:g}s"
+    state = f"not finished after {timeout:g}s ({call.status or 'PENDING'})"
     hint = (
         "the handler probably waits for something only the caller's process provides (an event, "
         "a lock, a value set after put); make it independent of the caller, or raise --timeout"
         if side == "Celery"
         else "the handler hangs in process; raise --timeout if it is only slow"
     )
-    if side == "Celery" and broker_lost:
+    if side == "Celery" and worker.get("worker_exit_code") is not None:
+        hint = (
+            f"the worker process exited (code {worker['worker_exit_code']}) during the run: a "
+            "handler that ends or crashes its process (sys.exit, os._exit) takes the worker "
+            "down; raise an exception instead (worker_log_tail in --json shows its last words)"
+        )
+    elif side == "Celery" and worker.get("broker_connection_lost"):
         hint = (
             "the worker lost its broker connection while taking it (a message of several MB on "
             "the embedded server? run with --redis-url on a real Redis)"

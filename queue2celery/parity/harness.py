@@ -158,6 +158,7 @@ def _run(
                 celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
                 legacy = _run_legacy(first, timeout)
         finally:
+            exit_code = worker.popen.poll()
             # Killed, not warm-stopped (which takes over a second): its queue is private, its
             # results are read, and every key it used is deleted next.
             worker.kill()
@@ -167,6 +168,7 @@ def _run(
             log = worker.log()
             celery.info["worker_log_tail"] = log.splitlines()[-20:]
             celery.info["broker_connection_lost"] = "Connection to broker lost" in log
+            celery.info["worker_exit_code"] = exit_code
     return ParityReport(spec.label, legacy, celery, compare_runs(legacy, celery, timeout))
 
 
