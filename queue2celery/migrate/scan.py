@@ -105,6 +105,7 @@ def scan(
         ):
             facts[rel] = result
         todo = []
+        mapped = None  # modules needed for their definitions are analysed whatever they call
         for name in sorted(modules_needed(facts.values(), config)):
             owner = owner_module(name, by_module)
             if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
