@@ -8,6 +8,7 @@ from pathlib import Path
 
 from queue2celery.migrate import MigrateConfig, load_config, proposed_tables, scan
 
+IMPORT = "from app.tasks.queue import task_queue\n"
 ROUTES_IMPORTS = """
     import requests
     from fastapi import APIRouter, BackgroundTasks
@@ -279,8 +280,8 @@ def test_risky_payloads_are_listed_with_stable_codes(project) -> None:
 def test_a_file_that_does_not_parse_is_reported_and_the_rest_is_scanned(project) -> None:
     root = project(
         {
-            "app/broken.py": "from app.tasks.queue import task_queue\ndef f(:\n    task_queue.put(1)\n",
-            "app/api/routes.py": "from app.tasks.queue import task_queue\ntask_queue.put(1)\n",
+            "app/broken.py": IMPORT + "def f(:\n    task_queue.put(1)\n",
+            "app/api/routes.py": IMPORT + "task_queue.put(1)\n",
         }
     )
     result = scan(root, load_config(root), jobs=1)
@@ -290,11 +291,7 @@ def test_a_file_that_does_not_parse_is_reported_and_the_rest_is_scanned(project)
 
 
 def test_json_document_has_exactly_the_design_schema(project) -> None:
-    root = project(
-        {
-            "app/api/routes.py": "from app.tasks.queue import task_queue\n\n\ntask_queue.put((1, 2))\n"
-        }
-    )
+    root = project({"app/api/routes.py": IMPORT + "\n\ntask_queue.put((1, 2))\n"})
     doc = json.loads(json.dumps(scan(root, load_config(root), jobs=1).to_dict()))
     assert set(doc) == {"files_scanned", "sites", "errors"}
     assert doc["files_scanned"] == 3  # routes.py and two __init__.py
