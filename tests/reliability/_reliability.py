@@ -151,6 +151,10 @@ def report(figures: dict[str, Any]) -> None:
 
 
 COMPAT_APP = """
+import collections
+import os
+import threading
+
 import redis
 
 from queue2celery.celery_tasks import make_celery_app, register_handlers
@@ -180,10 +184,22 @@ task_queue = TaskQueue(workers={legacy_workers!r})
 _record = redis.Redis.from_url(RECORD_URL, socket_timeout=5, socket_connect_timeout=5)
 
 
+# In the worker process, runs are recorded in Redis; in the producer's process (the legacy
+# backend) they are counted in memory when COUNT_LEGACY_IN_PROCESS, so the two sides are
+# told apart by where the count is.
+IN_WORKER = os.environ.get("Q2C_IN_WORKER") == "1"
+COUNT_LEGACY_IN_PROCESS = {count_legacy_in_process!r}
+LEGACY_RUNS = collections.Counter()
+_legacy_lock = threading.Lock()
+
+
 @task_queue.handler(NAME + ".record")
 def record(item):
-    # Runs in process (legacy) or in the worker (Celery): the side tells them apart.
-    _record.rpush(RUNS_KEY, item["id"])
+    if COUNT_LEGACY_IN_PROCESS and not IN_WORKER:
+        with _legacy_lock:
+            LEGACY_RUNS[item["id"]] += 1
+    else:
+        _record.rpush(RUNS_KEY, item["id"])
     return item["id"]
 
 
@@ -200,6 +216,7 @@ def load_compat_app(
     record_url: str,
     ignore_result: bool = True,
     legacy_workers: int = 2,
+    count_legacy_in_process: bool = False,
 ) -> ModuleType:
     """A legacy TaskQueue with one recording handler, its Celery app and tasks (``.tasks``)."""
     module_name = name.replace("-", "_") + "_compat_app"
@@ -211,6 +228,7 @@ def load_compat_app(
             record_url=record_url,
             ignore_result=ignore_result,
             legacy_workers=legacy_workers,
+            count_legacy_in_process=count_legacy_in_process,
         ),
     )
     return importlib.import_module(module_name)
