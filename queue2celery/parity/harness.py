@@ -289,6 +289,10 @@ def _run_celery(
             client.close()
     finally:
         compat.close()
+        # Idle connections would keep the embedded server's handler threads waiting at exit.
+        client_of_compat = getattr(compat, "client", None)
+        if client_of_compat is not None:
+            client_of_compat.close()
         app.close()
         _restore(task_queue, original)
     result.seconds = time.monotonic() - started
