@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +21,26 @@ from ._recorder import CeleryTaskIds, RedisSink, wrap_handlers
 from ._workload import WorkloadSpec, load_fresh
 
 __all__ = [
+    "CELERY_URL_VARS",
     "ENV_VAR",
     "WORKER_APP",
     "ParityRun",
     "build_worker_app",
+    "celery_url_vars_masked",
     "parity_app",
     "worker_environment",
 ]
 
 ENV_VAR = "Q2C_PARITY_WORKER"
 WORKER_APP = f"{__name__}:app"
+# Celery reads these before its configuration (celery.app.utils.Settings): set in the shell
+# for the application, they would send parity's messages to the application's Redis.
+CELERY_URL_VARS = (
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_READ_URL",
+    "CELERY_BROKER_WRITE_URL",
+    "CELERY_RESULT_BACKEND",
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,22 @@ def worker_environment(
     config = {"run_id": run.run_id, "redis_url": run.redis_url, "workload": spec.to_dict()}
     existing = os.environ.get("PYTHONPATH")
     paths = [p for p in python_path if p] + ([existing] if existing else [])
-    return {ENV_VAR: json.dumps(config), "PYTHONPATH": os.pathsep.join(paths)}
+    # Empty counts as unset for Celery, and start_worker only adds to the inherited environment.
+    blanked = {name: "" for name in CELERY_URL_VARS}
+    return {**blanked, ENV_VAR: json.dumps(config), "PYTHONPATH": os.pathsep.join(paths)}
+
+
+@contextmanager
+def celery_url_vars_masked() -> Iterator[None]:
+    """While the caller's side of a run talks to Celery, hide the CELERY_*_URL variables."""
+    saved = {name: os.environ[name] for name in CELERY_URL_VARS if os.environ.get(name)}
+    for name in saved:
+        os.environ[name] = ""
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            os.environ[name] = value
 
 
 def __getattr__(name: str) -> Any:

@@ -35,7 +35,13 @@ from ._recorder import (
     read_attempts,
     wrap_handlers,
 )
-from ._worker_app import WORKER_APP, ParityRun, parity_app, worker_environment
+from ._worker_app import (
+    WORKER_APP,
+    ParityRun,
+    celery_url_vars_masked,
+    parity_app,
+    worker_environment,
+)
 from ._workload import LoadedWorkload, WorkloadSpec, load_fresh, spec_for_objects, spec_for_target
 from .report import ParityReport
 
@@ -150,12 +156,15 @@ def _run(
             if spec.fresh:
                 legacy = _run_legacy(first, timeout)
                 legacy_modules.exit()
-                with ModuleIsolation():
+                with ModuleIsolation(), celery_url_vars_masked():
                     celery = _run_celery(
                         spec, objects, parity, worker, started, timeout, celery_ids
                     )
             else:
-                celery = _run_celery(spec, objects, parity, worker, started, timeout, celery_ids)
+                with celery_url_vars_masked():
+                    celery = _run_celery(
+                        spec, objects, parity, worker, started, timeout, celery_ids
+                    )
                 legacy = _run_legacy(first, timeout)
         finally:
             exit_code = worker.popen.poll()

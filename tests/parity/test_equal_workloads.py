@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -40,3 +41,18 @@ def test_datetimes_uuids_chinese_empty_and_large_payloads_agree(
     assert types == {"at": "datetime", "day": "date", "id": "UUID", "price": "Decimal"}
     assert report.celery.calls[1].result is not None
     assert "视频处理完成" in str(report.celery.calls[1].result)
+
+
+def test_the_applications_redis_variables_are_never_used(
+    monkeypatch: pytest.MonkeyPatch, workload_file: Callable[[str], str]
+) -> None:
+    # An application shell often has these set; nothing answers on port 1.
+    dead = "redis://127.0.0.1:1/0"
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.setenv(name, dead)
+
+    report = parity.run(workload_file("equal_retries_exceptions"), timeout=20)
+
+    assert report.ok, report.explain()
+    assert report.celery.info["redis"] != dead
+    assert os.environ["CELERY_BROKER_URL"] == dead, "the caller's environment is restored"
