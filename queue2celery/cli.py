@@ -234,13 +234,18 @@ def parity_command(
         click.echo(f"parity: the harness could not run: {exc}", err=True)
         ctx.exit(2)
         return
-    if junit_xml is not None:
-        Path(junit_xml).write_text(report.to_junit_xml(), encoding="utf-8")
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         color = sys.stdout.isatty()
         click.echo(render_text(report, _parity_style if color else None))
+    if junit_xml is not None:
+        try:
+            Path(junit_xml).write_text(report.to_junit_xml(), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"parity: cannot write --junit-xml {junit_xml!r}: {exc}", err=True)
+            ctx.exit(2)
+            return
     ctx.exit(0 if report.ok else 1)
 
 
