@@ -72,6 +72,19 @@ def test_run_refuses_ambiguous_arguments() -> None:
 
 PLUGIN_TESTS = """
 import wl_tasks
+from queue2celery.legacy_queue import TaskQueue
+
+local_queue = TaskQueue()
+
+
+@local_queue.handler
+def shout(text):
+    return text.upper()
+
+
+def test_queue_defined_in_the_test_module_itself(parity):
+    report = parity.run(task_queue=local_queue, workload=lambda q: q.put("hi"))
+    assert report.ok, report.explain()
 
 
 def test_path_form_agrees(parity):
@@ -121,4 +134,4 @@ def test_pytest_plugin_fixture_runs_both_forms_on_the_given_redis(
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=180)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 passed" in done.stdout
+    assert "4 passed" in done.stdout
