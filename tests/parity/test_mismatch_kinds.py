@@ -39,8 +39,11 @@ CASES = [
     ),
     pytest.param(
         "status_drift",
-        [(0, "status", "ends FAILURE on Celery but SUCCESS on legacy (RuntimeError")],
-        id="caller-only-config-is-a-status-mismatch",
+        [
+            (0, "status", "ends FAILURE on Celery but SUCCESS on legacy (RuntimeError"),
+            (1, "status", "(EncodeError: TypeError('Object of type set is not JSON serializable"),
+        ],
+        id="caller-only-config-and-a-set-result-are-status-mismatches",
     ),
     pytest.param(
         "exception_drift",

@@ -1,8 +1,9 @@
-"""A handler that needs configuration the caller set up in its own process memory."""
+"""Tasks that succeed in memory and fail on Celery: configuration only the caller's process
+has, and a result JSON cannot store."""
 
 from queue2celery.legacy_queue import TaskQueue
 
-task_queue = TaskQueue()
+task_queue = TaskQueue(route=lambda item: "send_mail" if isinstance(item, str) else "tag_set")
 CONFIG: dict[str, str] = {}
 
 
@@ -13,6 +14,12 @@ def send_mail(address):
     return None
 
 
+@task_queue.handler
+def tag_set(item):
+    return set(item["tags"])
+
+
 def workload(q):
     CONFIG["smtp_host"] = "mail.example.com"
     q.put("user@example.com")
+    q.put({"tags": ["a", "b"]})
