@@ -107,6 +107,26 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
     return False
 
 
+def too_deeply_nested(data: bytes) -> str | None:
+    """Why libcst must not see this file, or None. libcst's native parser overflows the C
+    stack (the process dies) on nesting that CPython itself refuses, so CPython asks first.
+    Other syntax errors are left to libcst: it parses newer syntax than this interpreter."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(data)
+    except RecursionError:
+        return "too deeply nested to parse (RecursionError)"
+    except MemoryError:
+        return "too deeply nested to parse (MemoryError)"
+    except SyntaxError as exc:
+        if "too many nested" in str(exc) or "too complex" in str(exc):
+            return f"too deeply nested to parse ({exc.msg})"
+    except ValueError:
+        pass
+    return None
+
+
 def _dotted(expr: ast.expr) -> list[str] | None:
     parts: list[str] = []
     while isinstance(expr, ast.Attribute):

@@ -9,7 +9,15 @@ from pathlib import Path
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from ._files import SourceFile, may_hold_site, mentions, split_bom, write_atomically
+from ..errors import CodemodError
+from ._files import (
+    SourceFile,
+    may_hold_site,
+    mentions,
+    split_bom,
+    too_deeply_nested,
+    write_atomically,
+)
 from ._parallel import Progress, parallel_map
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod
@@ -38,6 +46,9 @@ def rewrite_source(
     names = config.mapped_names
     if not (may_hold_site(body, names) and mentions(body, names)):
         return source, ()
+    reason = too_deeply_nested(body)
+    if reason is not None:
+        raise CodemodError(f"{reason}; left unchanged")
     tree = cst.parse_module(body)
     package = module if is_package else module.rpartition(".")[0]
     warnings: list[str] = []

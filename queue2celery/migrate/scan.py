@@ -18,6 +18,7 @@ from ._files import (
     iter_python_files,
     may_hold_site,
     split_bom,
+    too_deeply_nested,
 )
 from ._link import Linker, modules_needed, owner_module
 from ._parallel import Progress, parallel_map
@@ -44,6 +45,9 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
             _, data = split_bom(handle.read())
         if mapped is not None and not calls_enqueue(data, mapped):
             return rel, FileFacts(module)
+        reason = too_deeply_nested(data)
+        if reason is not None:
+            return rel, FileFacts(module, error=reason)
         return rel, analyze(data, module, is_package)
     except RecursionError:
         return rel, FileFacts(module, error="too deeply nested for the parser (RecursionError)")

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from queue2celery.migrate import MigrateConfig, load_config, proposed_tables, scan
+from queue2celery.migrate import MigrateConfig, load_config, proposed_tables, rewrite, scan
 
 IMPORT = "from app.tasks.queue import task_queue\n"
 ROUTES_IMPORTS = """
@@ -353,3 +353,17 @@ def test_proposed_tables_name_every_unmapped_queue_and_function() -> None:
         "[tool.queue2celery.functions]",
         '"app.jobs.send" = "CHANGE_ME.tasks.send"',
     ]
+
+
+def test_nesting_that_would_crash_the_parser_is_an_error_not_a_crash(project) -> None:
+    deep = IMPORT + "task_queue.put(" + "[" * 3000 + "]" * 3000 + ")\n"
+    root = project({"app/deep.py": deep, "app/api/routes.py": IMPORT + "task_queue.put(1)\n"})
+    config = load_config(root)
+    result = scan(root, config, jobs=1)
+    assert [s.path for s in result.sites] == ["app/api/routes.py"]
+    assert [(e.path, "too deeply nested" in e.message) for e in result.errors] == [
+        ("app/deep.py", True)
+    ]
+    rewritten = rewrite(root, config, jobs=1)
+    assert [e.path for e in rewritten.errors] == ["app/deep.py"]
+    assert [c.path for c in rewritten.changes] == ["app/api/routes.py"]

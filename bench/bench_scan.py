@@ -1,0 +1,111 @@
+"""Benchmark: ``scan`` (text pre-filter + ast filter + processes) against the slow, obvious
+way (parse every file with libcst, same site detection), over the test virtualenv's
+site-packages, in one run. Asserts identical findings; prints the raw figures, the ratio,
+peak memory, and a JSON object as its last line.
+
+    python bench/bench_scan.py            # the whole site-packages
+    python bench/bench_scan.py --quick    # a few packages copied to a temp dir
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+QUICK_PACKAGES = ("kombu", "hypothesis", "prompt_toolkit", "billiard")
+
+
+def _measure(path: str, mode: str, jobs: int) -> dict[str, object]:
+    """One mode, in this (fresh) process: time, findings and peak memory."""
+    from queue2celery.migrate import MigrateConfig, scan
+
+    start = time.perf_counter()
+    result = scan(Path(path), MigrateConfig(), jobs=jobs, prefilter=(mode == "scan"))
+    seconds = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "mode": mode,
+        "seconds": seconds,
+        "files": result.files_scanned,
+        "parsed": result.files_parsed,
+        "errors": len(result.errors),
+        "sites": [s.to_dict() for s in result.sites],
+        # ru_maxrss is in KiB on Linux: the largest of this process and of any one worker.
+        "peak_rss_mib": max(own, children) / 1024,
+    }
+
+
+def _run_mode(path: Path, mode: str, jobs: int) -> dict[str, object]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, "--path", str(path), "-j", str(jobs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _quick_tree(site: Path, into: Path) -> Path:
+    for name in QUICK_PACKAGES:
+        if (site / name).is_dir():
+            shutil.copytree(site / name, into / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few packages, not all")
+    parser.add_argument("--path", default=None, help="tree to scan (default: site-packages)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--child", choices=("scan", "full"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    site = Path(args.path or sysconfig.get_paths()["purelib"])
+    if args.child:
+        print(json.dumps(_measure(str(site), args.child, args.jobs)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="q2c-bench-") as tmp:
+        tree = _quick_tree(site, Path(tmp)) if args.quick else site
+        fast = _run_mode(tree, "scan", args.jobs)
+        slow = _run_mode(tree, "full", args.jobs)
+    assert fast["sites"] == slow["sites"], "scan and parse-every-file found different sites"
+    ratio = float(slow["seconds"]) / float(fast["seconds"])  # type: ignore[arg-type]
+    print(f"tree: {tree if not args.quick else 'quick subset of ' + str(site)}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, -j {args.jobs}")
+    for row in (fast, slow):
+        print(
+            f"{row['mode']:>4}: {row['seconds']:8.2f} s  files {row['files']}  "
+            f"parsed {row['parsed']}  errors {row['errors']}  sites {len(row['sites'])}  "  # type: ignore[arg-type]
+            f"peak RSS {row['peak_rss_mib']:.0f} MiB"
+        )
+    print(f"ratio (parse-every-file / scan): {ratio:.1f}x, identical findings")
+    summary = {
+        "name": "scan",
+        "ratio": round(ratio, 2),
+        "scan_seconds": round(float(fast["seconds"]), 3),  # type: ignore[arg-type]
+        "full_seconds": round(float(slow["seconds"]), 3),  # type: ignore[arg-type]
+        "files": fast["files"],
+        "parsed_by_scan": fast["parsed"],
+        "parsed_by_full": slow["parsed"],
+        "sites": len(fast["sites"]),  # type: ignore[arg-type]
+        "scan_peak_rss_mib": round(float(fast["peak_rss_mib"]), 1),  # type: ignore[arg-type]
+        "full_peak_rss_mib": round(float(slow["peak_rss_mib"]), 1),  # type: ignore[arg-type]
+        "jobs": args.jobs,
+        "quick": args.quick,
+        "python": sys.version.split()[0],
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
