@@ -367,3 +367,15 @@ def test_nesting_that_would_crash_the_parser_is_an_error_not_a_crash(project) ->
     rewritten = rewrite(root, config, jobs=1)
     assert [e.path for e in rewritten.errors] == ["app/deep.py"]
     assert [c.path for c in rewritten.changes] == ["app/api/routes.py"]
+
+
+def test_python_312_syntax_is_scanned_whatever_runs_the_tool(project) -> None:
+    source = IMPORT + (
+        "type Payload = dict[str, int]\n\n\n"
+        "def first[T](items: list[T]) -> T:\n    return items[0]\n\n\n"
+        'def enqueue(items):\n    task_queue.put(f"{f"{len(items)}"}")\n'
+    )
+    root = project({"app/api/routes.py": source})
+    result = scan(root, load_config(root), jobs=1)
+    assert [(s.path, s.line) for s in result.sites] == [("app/api/routes.py", 10)]
+    assert result.errors == ()
