@@ -149,10 +149,6 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         if planned is None:
             return updated_node
         plan, local = planned
-        module, _, name = plan.target.rpartition(".")
-        AddImportsVisitor.add_needed_import(
-            self.context, module, name, asname=None if local == name else local
-        )
         func = cst.Attribute(value=cst.Name(local), attr=cst.Name("delay"))
         changes: dict[str, object] = {"func": func, "args": list(plan.args)}
         if plan.whitespace_before_args is not None:
@@ -160,14 +156,21 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         return updated_node.with_changes(**changes)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        if not self._removable:
-            return updated_node
         needed: dict[str, list[tuple[str, str]]] = {}
         for plan, local in sorted(self._plans.values(), key=lambda p: p[0].target):
             module, _, name = plan.target.rpartition(".")
             if (name, local) not in needed.setdefault(module, []):
                 needed[module].append((name, local))
-        return updated_node.visit(_ImportRemover(self._removable, needed))
+        if self._removable:
+            remover = _ImportRemover(self._removable, needed)
+            updated_node = updated_node.visit(remover)
+            needed = remover.needed  # what did not take the place of a removed import
+        for module, names in needed.items():
+            for name, local in names:
+                AddImportsVisitor.add_needed_import(
+                    self.context, module, name, asname=None if local == name else local
+                )
+        return updated_node
 
 
 class _Planner(cst.CSTVisitor):
@@ -231,7 +234,12 @@ class _ImportRemover(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
-        if updated_node.body or self.depth or not self.needed:
+        if updated_node.body:
+            return updated_node
+        if self.depth:
+            # An import inside try/if/def: removing the line could leave an empty block.
+            return original_node
+        if not self.needed:
             return updated_node
         module = next(iter(self.needed))
         names = self.needed.pop(module)
