@@ -5,6 +5,10 @@ and must parse every file; every legacy queue it finds is then mapped to a made-
 task, so ``rewrite --diff`` has real code to change. Each diff is applied to its original
 file, the result must parse again, and a second ``rewrite --diff`` over the rewritten files
 (in a mirror tree with their package ``__init__`` files) must find nothing to change.
+
+tests/migrate/test_migrate_site_packages.py checks the same tree through the library; this
+one checks what a user sees: the CLI's JSON, its exit codes, and the diff text it prints
+(applied hunk by hunk, so a wrong line number or context would fail here).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pytest
 from _reliability import report
 
 from queue2celery.cli import main
+from queue2celery.migrate import collect_files
 
 pytestmark = pytest.mark.reliability
 
@@ -123,10 +128,13 @@ def test_scan_and_rewrite_over_the_whole_site_packages(
 
     config = tmp_path / "pyproject.toml"
     mapped = _config(sites, config)
+    mtimes = {f.rel: f.path.stat().st_mtime_ns for f in collect_files(SITE)}
     t0 = time.monotonic()
     code, diff_text, err = _cli(capsys, "rewrite", str(SITE), "--diff", "--config", str(config))
     rewrite_seconds = time.monotonic() - t0
     assert code == 0, err[-2000:]
+    after = {f.rel: f.path.stat().st_mtime_ns for f in collect_files(SITE)}
+    assert after == mtimes, "rewrite --diff must write nothing"
     diffs = _split_diff(diff_text)
     assert diffs, f"mapping {mapped} queue(s) changed nothing: {err[-500:]}"
 
