@@ -44,6 +44,7 @@ class FileFacts:
     classes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # class -> its method names
     threaded_classes: frozenset[str] = frozenset()  # classes that start threads or hold a queue
     error: str | None = field(default=None, compare=False)
+    parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
 
 @dataclass

@@ -68,7 +68,8 @@ class FileError:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What ``scan`` found under one root."""
+    """What ``scan`` found under one root. ``files_parsed``: files libcst analysed (the
+    others could not hold a site, by the text and ``ast`` filters)."""
 
     files_scanned: int
     files_parsed: int

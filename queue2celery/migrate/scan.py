@@ -44,7 +44,7 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
         with open(path, "rb") as handle:
             _, data = split_bom(handle.read())
         if mapped is not None and not calls_enqueue(data, mapped):
-            return rel, FileFacts(module)
+            return rel, FileFacts(module, parsed=False)
         reason = too_deeply_nested(data)
         if reason is not None:
             return rel, FileFacts(module, error=reason)
@@ -124,4 +124,5 @@ def scan(
                 sites.append(site)
     sites.sort(key=lambda s: (s.path, s.line, s.col))
     errors.sort(key=lambda e: e.path)
-    return ScanResult(len(files), len(facts), tuple(sites), tuple(errors))
+    parsed = sum(1 for f in facts.values() if f.parsed)
+    return ScanResult(len(files), parsed, tuple(sites), tuple(errors))
