@@ -85,6 +85,10 @@ def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
         return rel, None, (), f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
+def _crashed(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
+    return job[1], None, (), "the parser crashed its process on this file"
+
+
 def _diff(rel: str, old: bytes, new: bytes) -> str:
     a = old.decode("utf-8", errors="replace").splitlines(keepends=True)
     b = new.decode("utf-8", errors="replace").splitlines(keepends=True)
@@ -119,7 +123,7 @@ def rewrite(
     if on_total:
         on_total(len(candidates))
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config) for f in candidates]
-    outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress)
+    outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     paths = {f.rel: f.path for f in candidates}
     changes: list[FileChange] = []
     warnings: list[tuple[str, str]] = []

@@ -56,6 +56,10 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
         return rel, FileFacts(module, error=f"{type(exc).__name__}: {first_line}")
 
 
+def _crashed(job: Job) -> tuple[str, FileFacts]:
+    return job[1], FileFacts(job[2], error="the parser crashed its process on this file")
+
+
 def _job(f: SourceFile, mapped: frozenset[str] | None) -> Job:
     return (str(f.path), f.rel, f.module, f.is_package, mapped)
 
@@ -105,7 +109,7 @@ def scan(
     while todo:
         done.update(f.rel for f in todo)
         for rel, result in parallel_map(
-            _analyze_job, [_job(f, mapped) for f in todo], jobs, progress
+            _analyze_job, [_job(f, mapped) for f in todo], jobs, progress, _crashed
         ):
             facts[rel] = result
         todo = []
