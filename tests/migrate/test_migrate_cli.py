@@ -158,3 +158,24 @@ def test_an_invalid_mapping_is_a_clear_error(project, capsys, tmp_path: Path) ->
     code, _, err = _run(capsys, "scan", str(root))
     assert code == 1
     assert "'notdotted'" in err and "fully qualified name" in err
+
+
+def test_progress_bar_goes_to_stderr_on_a_terminal_for_a_large_tree(
+    project, capsys, monkeypatch
+) -> None:
+    import sys
+
+    import click._termui_impl
+
+    import queue2celery.cli as cli_module
+
+    root = project({"app/api/routes.py": ROUTES})
+    code, out, err = _run(capsys, "scan", str(root), "--json")
+    assert "scanning" not in err  # not a terminal: no bar
+    monkeypatch.setattr(cli_module, "_PROGRESS_MIN_FILES", 1)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(click._termui_impl, "isatty", lambda stream: True)
+    code, out, err = _run(capsys, "scan", str(root), "--json")
+    assert code == 0
+    assert "scanning" in err
+    assert json.loads(out)["files_scanned"] == 3  # stdout stays pure JSON
