@@ -1,6 +1,8 @@
 """queue2celery.migrate: the static side. ``scan`` finds legacy enqueue sites by meaning,
 ``rewrite`` turns the mapped ones into ``.delay()`` calls with libcst codemods, ``check``
-keeps CI from sliding back. Imports libcst and the standard library only."""
+keeps CI from sliding back (codes in :data:`CHECK_CODES`: Q2C001 queue put, Q2C002
+BackgroundTasks.add_task, Q2C003 task manager add_task, Q2C900 a file that does not parse).
+Imports libcst and the standard library only."""
 
 from __future__ import annotations
 

@@ -1,5 +1,12 @@
-"""The libcst codemods, one per kind of legacy call. They also run under
-``python -m libcst.tool codemod`` (pass ``--no-format``: the tool runs black otherwise)."""
+"""The libcst codemods, one per kind of legacy call. They also run under libcst's tool::
+
+    python -m libcst.tool codemod -x --no-format --include-generated \
+        queue2celery.migrate.codemods.queue_put.ReplaceQueuePutCommand src/
+
+``--no-format``: the tool runs black over every file it touches otherwise; ``--include-generated``:
+it silently skips files containing ``@generated`` otherwise. The mapping comes from the nearest
+pyproject.toml (or ``--config-file``); the module names from the tool's repo root.
+``queue2celery rewrite`` runs all three without either surprise."""
 
 from __future__ import annotations
 
