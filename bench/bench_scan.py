@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-QUICK_PACKAGES = ("kombu", "hypothesis", "prompt_toolkit", "billiard")
+QUICK_PACKAGES = ("kombu", "billiard")
 
 
 def _measure(path: str, mode: str, jobs: int) -> dict[str, object]:
