@@ -7,8 +7,10 @@ harness and the tests run where nothing but Python is installed.
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,12 +20,54 @@ from fakeredis._clients._tcp_server import TCPFakeRequestHandler
 __all__ = ["embedded_redis", "resolve_redis_url"]
 
 
+# A reply the client does not read for this long (no byte accepted) drops the connection.
+_STALLED_WRITE_SECONDS = 30.0
+
+
+class _DrainingWriter:
+    """Writes a whole reply to the handler's socket, waiting for it to drain.
+
+    fakeredis makes the socket non-blocking (for its read loop), so a plain ``sendall`` of
+    a reply larger than the kernel's send buffer (a few MB: a big task message) raises
+    BlockingIOError and the server drops the connection mid-reply.
+    """
+
+    def __init__(self, sock: socket.socket, stopping: threading.Event) -> None:
+        self._sock = sock
+        self._stopping = stopping
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        stalled_since: float | None = None
+        while view:
+            try:
+                sent = self._sock.send(view)
+            except BlockingIOError:
+                sent = 0
+            if sent:
+                view = view[sent:]
+                stalled_since = None
+                continue
+            now = time.monotonic()
+            stalled_since = stalled_since or now
+            if self._stopping.is_set() or now - stalled_since > _STALLED_WRITE_SECONDS:
+                raise ConnectionError("the client stopped reading its reply")
+            select.select([], [self._sock], [], 0.5)
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered: ``write`` sends everything."""
+
+
 class _NoDelayHandler(TCPFakeRequestHandler):
     def setup(self) -> None:
         # Without TCP_NODELAY every MULTI/EXEC waits ~40 ms for a delayed ACK (Nagle),
         # and a worker drops from ~150 tasks/s to ~11.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().setup()
+        self.writer.writer = _DrainingWriter(  # type: ignore[assignment]
+            self.request, self.server._shutdown_event
+        )
 
 
 class _Server(TcpFakeServer):

@@ -60,6 +60,17 @@ def test_resolve_redis_url_prefers_explicit_then_env(monkeypatch: pytest.MonkeyP
     assert resolve_redis_url("redis://explicit:6379/2") == "redis://explicit:6379/2"
 
 
+def test_replies_larger_than_the_socket_buffer_arrive_whole() -> None:
+    with embedded_redis() as url:
+        client = redis.Redis.from_url(url, socket_timeout=10)
+        # 8 MiB with no newline byte, like a Celery message (JSON, base64 body): fakeredis
+        # reads its input line by line, which is slow on binary data full of newlines.
+        value = bytes(range(11, 256)) * (34 * 1024)
+        client.set("big", value)
+        assert client.get("big") == value
+        client.close()
+
+
 @pytest.mark.worker
 def test_a_celery_worker_process_consumes_tasks(
     broker_url, write_module, worker_factory, unique_name, monkeypatch, tmp_path
@@ -70,6 +81,9 @@ def test_a_celery_worker_process_consumes_tasks(
     worker_factory(f"{module.__name__}:app", cwd=tmp_path, env={"REDIS_URL": broker_url})
     results = [module.add.delay(i, i) for i in range(20)]
     assert [r.get(timeout=30) for r in results] == [2 * i for i in range(20)]
-    for r in results:
+    # A 4 MB message: more than the kernel's socket buffer, on both kinds of server.
+    big = module.add.delay("数据" * 1_000_000, "!")
+    assert len(big.get(timeout=60)) == 2_000_001
+    for r in [*results, big]:
         r.forget()
     module.app.close()

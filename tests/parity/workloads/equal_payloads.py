@@ -23,6 +23,5 @@ def workload(q):
     q.put({})
     q.put([])
     q.put(None)
-    # ~0.6 MB of JSON: larger messages break kombu's connection to the embedded fakeredis
-    # server (a real Redis carries them; the harness then says so in the "missing" detail).
+    # ~0.6 MB of JSON (tests/test_embedded_redis.py carries a 4 MB one through a worker).
     q.put({"blob": "数据" * 50_000, "rows": [{"n": i, "v": str(i)} for i in range(5_000)]})
