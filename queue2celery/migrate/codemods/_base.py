@@ -23,13 +23,15 @@ __all__ = ["LegacyCallCodemod", "Plan"]
 
 @dataclass(frozen=True)
 class Plan:
-    """How one call is rewritten: ``target.delay(*args)``; ``consumed`` names go away."""
+    """How one call is rewritten: ``target.<method>(*args)``; ``consumed`` names go away."""
 
     target: str
     args: tuple[cst.Arg, ...]
     consumed: tuple[cst.CSTNode, ...]
     # Replaces the space after ``(`` when the dropped first argument carried a comment.
     whitespace_before_args: cst.BaseParenthesizableWhitespace | None = None
+    # ``delay``, or ``apply_async`` when an execution option (priority) must travel along.
+    method: str = "delay"
 
 
 class LegacyCallCodemod(VisitorBasedCodemodCommand):
@@ -149,7 +151,7 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         if planned is None:
             return updated_node
         plan, local = planned
-        func = cst.Attribute(value=cst.Name(local), attr=cst.Name("delay"))
+        func = cst.Attribute(value=cst.Name(local), attr=cst.Name(plan.method))
         changes: dict[str, object] = {"func": func, "args": list(plan.args)}
         if plan.whitespace_before_args is not None:
             changes["whitespace_before_args"] = plan.whitespace_before_args

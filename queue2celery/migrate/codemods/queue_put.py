@@ -18,6 +18,8 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
     """Replace ``put``/``put_nowait`` on a mapped legacy queue with ``<task>.delay(item)``.
 
     Queue-control arguments (``block``, ``timeout``) mean nothing to Celery and are dropped.
+    A ``priority=`` keyword is not: that call becomes ``<task>.apply_async((item,),
+    priority=...)``, with a warning on the differences (Celery on Redis: 0-9, 0 highest).
     """
 
     DESCRIPTION = "Replace put()/put_nowait() on a mapped legacy queue with <task>.delay(item)."
@@ -37,11 +39,46 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
         item = _item(node.args)
         if item is None:
             return None
-        if item is not node.args[-1]:
-            item = _as_last(item, node.args[-1])
         if item.keyword is not None:
             item = item.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
-        return Plan(self.queues[mapped[0]], (item,), chain_nodes(func.value))
+        target = self.queues[mapped[0]]
+        priority = _keyword(node.args, "priority")
+        if priority is None:
+            if item.value is not node.args[-1].value:
+                item = _as_last(item, node.args[-1])
+            return Plan(target, (item,), chain_nodes(func.value))
+        self.warn(
+            f"{mapped[0]}.{func.attr.value}(..., priority=...) became {target}.apply_async: "
+            "Celery on Redis takes priorities 0-9 (0 runs first, values outside are clamped, "
+            "and only the steps 0, 3, 6, 9 are kept apart unless broker_transport_options "
+            "sets priority_steps)"
+        )
+        return Plan(
+            target,
+            _with_priority(item, priority, node.args[-1]),
+            chain_nodes(func.value),
+            method="apply_async",
+        )
+
+
+def _keyword(args: Sequence[cst.Arg], name: str) -> cst.Arg | None:
+    return next((a for a in args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _with_priority(item: cst.Arg, priority: cst.Arg, closing: cst.Arg) -> tuple[cst.Arg, cst.Arg]:
+    """``(item,), priority=p``: the item packed as the args tuple, then priority with the
+    call's closing layout (the last argument's trailing comma and newline)."""
+    packed = cst.Tuple([cst.Element(item.value, comma=cst.Comma())])
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    first = item.with_changes(
+        value=packed,
+        comma=item.comma if isinstance(item.comma, cst.Comma) else space,
+        whitespace_after_arg=cst.SimpleWhitespace(""),
+    )
+    last = priority.with_changes(
+        comma=closing.comma, whitespace_after_arg=closing.whitespace_after_arg
+    )
+    return first, last
 
 
 def _item(args: Sequence[cst.Arg]) -> cst.Arg | None:
