@@ -82,7 +82,7 @@ _jobs_opt = click.option(
 @_config_opt
 @_jobs_opt
 def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int | None) -> None:
-    """Find legacy enqueue sites, their risky payloads and files that do not parse."""
+    """Find legacy enqueue sites, handlers, risky payloads and files that do not parse."""
     import json
 
     from .migrate import proposed_tables, scan
@@ -101,10 +101,22 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
         click.echo(f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue} -> {target}")
         for risk in site.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
+    for h in result.handlers:
+        retries = ", ".join(
+            f"{key}={value}"
+            for key, value in (("max_retries", h.max_retries), ("retry_delay", h.retry_delay))
+            if value is not None
+        )
+        retries = f" ({retries})" if retries else ""
+        where = f"{h.path}:{h.line}:{h.col}"
+        click.echo(f"{where}: handler {h.name} on {h.queue} -> {h.function or '?'}{retries}")
+        for risk in h.risks:
+            click.echo(f"    risk {risk.code}: {risk.message}")
     for error in result.errors:
         click.echo(f"{error.path}: error: {error.message}")
     click.echo(
-        f"{len(result.sites)} site(s), {len(result.errors)} error(s); "
+        f"{len(result.sites)} site(s), {len(result.handlers)} handler(s), "
+        f"{len(result.errors)} error(s); "
         f"{result.files_scanned} file(s) scanned, {result.files_parsed} parsed"
     )
     proposal = proposed_tables(
@@ -519,7 +531,7 @@ def _demo_render(step: str, result: Any) -> None:
 
     if step == "scan":
         found = f"{len(result.sites)} legacy site(s) in {result.files_scanned} files"
-        _demo_heading(1, f"scan: {found}")
+        _demo_heading(1, f"scan: {found}, {len(result.handlers)} handler(s)")
         _demo_scan_table(result)
     elif step == "parity":
         verdict = "the backends agree" if result.ok else f"{len(result.mismatches)} difference(s)"

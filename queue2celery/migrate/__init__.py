@@ -1,5 +1,6 @@
-"""queue2celery.migrate: the static side. ``scan`` finds legacy enqueue sites by meaning,
-``rewrite`` turns the mapped ones into ``.delay()`` calls with libcst codemods, ``check``
+"""queue2celery.migrate: the static side. ``scan`` finds legacy enqueue sites and the
+handlers registered on legacy queues (with the module-level state they share) by meaning,
+``rewrite`` turns the mapped sites into ``.delay()`` calls with libcst codemods, ``check``
 keeps CI from sliding back (codes in :data:`CHECK_CODES`: Q2C001 queue put, Q2C002
 BackgroundTasks.add_task, Q2C003 task manager add_task, Q2C900 a file that does not parse).
 Imports libcst and the standard library only."""
@@ -21,6 +22,7 @@ from .results import (
     FileChange,
     FileError,
     Finding,
+    HandlerSite,
     RewriteResult,
     ScanResult,
     Site,
@@ -36,6 +38,7 @@ __all__ = [
     "FileChange",
     "FileError",
     "Finding",
+    "HandlerSite",
     "MigrateConfig",
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from ._handlers import HandlerFact, HandlerScanner, StateUse
 from ._resolve import BACKGROUND_TASKS, METADATA, Resolver
 from ._risks import Risk, payload_risks
 
@@ -43,6 +44,9 @@ class FileFacts:
     pools: frozenset[str] = frozenset()  # queues used get-to-borrow, put-to-give-back
     classes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # class -> its method names
     threaded_classes: frozenset[str] = frozenset()  # classes that start threads or hold a queue
+    handlers: tuple[HandlerFact, ...] = ()  # registration-shaped decorators and calls
+    mutable_state: frozenset[str] = frozenset()  # module-level dicts, lists, sets, ...
+    state_uses: tuple[StateUse, ...] = ()  # functions touching module-level names
     error: str | None = field(default=None, compare=False)
     parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
@@ -72,6 +76,11 @@ class FactCollector(cst.CSTVisitor):
         self._awaited: set[int] = set()
         self._decorators = 0
         self._path: list[tuple[str, str]] = []
+        self.h = HandlerScanner(self.r, self.get_metadata)
+
+    def _position(self, node: cst.CSTNode) -> tuple[int, int]:
+        start = self.get_metadata(PositionProvider, node).start
+        return start.line, start.column + 1
 
     # -- structure ------------------------------------------------------------------
     def visit_Decorator(self, node: cst.Decorator) -> None:
@@ -90,8 +99,14 @@ class FactCollector(cst.CSTVisitor):
         self._path.append((kind, name))
         return self.r.qualify(".".join([*parts, name]))
 
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self.h.reads(original_node)
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._functions.append((self._enter("def", node.name.value), {}))
+        name = self._enter("def", node.name.value)
+        self._functions.append((name, {}))
+        if node.decorators:
+            self.h.decorators(node, name, self._position)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._functions.pop()
@@ -146,8 +161,28 @@ class FactCollector(cst.CSTVisitor):
         return self._functions[-1][0] if self._functions else self.r.qualify("<module>")
 
     # -- assignments: which object is an instance of which class ------------------------
+    def visit_Global(self, node: cst.Global) -> None:
+        if self._functions:
+            self.h.note_global(self._function(), node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._functions:
+            self.h.assigned(self._function(), node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        if self._functions:
+            self.h.assigned(self._function(), node.target)
+
+    def _assigned(self, targets: list[cst.BaseExpression], value: object) -> None:
+        if self._functions:
+            for target in targets:
+                self.h.assigned(self._function(), target)
+        elif not self._path:
+            self.h.module_assignment(targets, value)
+
     def visit_Assign(self, node: cst.Assign) -> None:
         self.r.note_assignment(node)
+        self._assigned([t.target for t in node.targets], node.value)
         value = node.value
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             if value.func.attr.value in _GET_METHODS and self._functions:
@@ -166,6 +201,7 @@ class FactCollector(cst.CSTVisitor):
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.r.note_assignment(node)
+        self._assigned([node.target], node.value)
         if isinstance(node.value, cst.Call):
             classes = self.r.fqns(node.value.func)
             for name in self.r.fqns(node.target):
@@ -177,6 +213,10 @@ class FactCollector(cst.CSTVisitor):
             self._loops[-1].used |= _used_names(node)
         func = node.func
         self._thread_target(node)
+        if not self._decorators:
+            self.h.call(node, self._position)
+        if self._functions:
+            self.h.method_call(self._function(), node)
         if not isinstance(func, cst.Attribute) or func.attr.value not in ENQUEUE_METHODS:
             return
         method = func.attr.value
@@ -249,6 +289,9 @@ class FactCollector(cst.CSTVisitor):
             pools=frozenset(self.pools),
             classes=tuple(sorted(self.classes.items())),
             threaded_classes=frozenset(threaded),
+            handlers=tuple(self.h.handlers),
+            mutable_state=frozenset(self.h.mutable),
+            state_uses=tuple(sorted(self.h.uses, key=lambda u: (u.function, u.variable, u.kind))),
         )
 
 

@@ -40,6 +40,11 @@ _CALL_TEXT = re.compile(rb"\.\s*(put_nowait|put|add_task)\s*\(")
 _RECEIVER = re.compile(rb"([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)[ \t]*$")
 ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
 _SELF = frozenset({b"self", b"cls"})
+# A handler registration is always `<name>.handler` (a decorator, or called), or a call of
+# `.add_handler(` / `.register_handler(`. The regex only runs on files that say "handler"
+# (a substring test at C speed), so the common file pays one more memory scan.
+_HANDLER_TEXT = re.compile(rb"\.\s*(?:add_|register_)?handler\b")
+HANDLER_METHODS = frozenset({"handler", "add_handler", "register_handler"})
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,11 @@ def may_hold_site(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
 
     ``self.x.put(...)`` can only be a site when the class builds a queue (the word ``Queue``
     is then in the file: Queue, PriorityQueue, SimpleQueue, TaskQueue) or ``x`` is mapped.
-    ``mapped`` holds the last parts of the mapped names.
+    ``mapped`` holds the last parts of the mapped names. A file that may register a
+    handler (``.handler``, ``.add_handler``, ``.register_handler``) is kept too.
     """
+    if b"handler" in data and _HANDLER_TEXT.search(data):
+        return True
     has_queue_word: bool | None = None
     for match in _CALL_TEXT.finditer(data):
         line = data[data.rfind(b"\n", 0, match.start()) + 1 : match.start()]
@@ -91,6 +99,8 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
         return True
     has_queue_word = b"Queue" in data
     for node in ast.walk(tree):
+        if _registers_handler(node):
+            return True
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -105,6 +115,28 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
                 continue
         return True
     return False
+
+
+def _registers_handler(node: ast.AST) -> bool:
+    """``@x.handler``, ``@x.handler(...)``, ``x.handler(f)``, ``x.add_handler(...)``,
+    ``x.register_handler(...)`` on a dotted name (``self.handler(event)`` calls a stored
+    callback, it registers nothing, and is left out)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return any(_handler_attribute(d) for d in node.decorator_list)
+    if isinstance(node, ast.Call) and _handler_attribute(node.func):
+        chain = _dotted(node.func.value) if isinstance(node.func, ast.Attribute) else None
+        return chain is not None and chain not in (["self"], ["cls"])
+    return False
+
+
+def _handler_attribute(expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    return (
+        isinstance(expr, ast.Attribute)
+        and expr.attr in HANDLER_METHODS
+        and _dotted(expr.value) is not None
+    )
 
 
 def too_deeply_nested(data: bytes) -> str | None:

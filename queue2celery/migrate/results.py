@@ -13,6 +13,7 @@ __all__ = [
     "FileChange",
     "FileError",
     "Finding",
+    "HandlerSite",
     "RewriteResult",
     "ScanResult",
     "Site",
@@ -56,6 +57,38 @@ class Site:
 
 
 @dataclass(frozen=True)
+class HandlerSite:
+    """A function registered on a legacy queue or task manager (``@q.handler``,
+    ``q.add_handler``, ``m.register_handler``). ``queue`` is the queue or manager object,
+    ``name`` the handler (task) name, ``function`` the registered function's fully qualified
+    name (None when it is not a named function); retries are None unless given as literals.
+    ``risks`` name the module-level state it shares with the process that enqueues."""
+
+    path: str
+    line: int
+    col: int
+    queue: str
+    name: str | None
+    function: str | None
+    max_retries: int | float | None = None
+    retry_delay: int | float | None = None
+    risks: tuple[Risk, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "queue": self.queue,
+            "name": self.name,
+            "function": self.function,
+            "max_retries": self.max_retries,
+            "retry_delay": self.retry_delay,
+            "risks": [{"code": r.code, "message": r.message} for r in self.risks],
+        }
+
+
+@dataclass(frozen=True)
 class FileError:
     """A file that could not be read or parsed (it is skipped, the others proceed)."""
 
@@ -69,12 +102,13 @@ class FileError:
 @dataclass(frozen=True)
 class ScanResult:
     """What ``scan`` found under one root. ``files_parsed``: files libcst analysed (the
-    others could not hold a site, by the text and ``ast`` filters)."""
+    others could not hold a site or a handler, by the text and ``ast`` filters)."""
 
     files_scanned: int
     files_parsed: int
     sites: tuple[Site, ...]
     errors: tuple[FileError, ...]
+    handlers: tuple[HandlerSite, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scan --json`` document (DESIGN.md)."""
@@ -82,6 +116,7 @@ class ScanResult:
             "files_scanned": self.files_scanned,
             "sites": [s.to_dict() for s in self.sites],
             "errors": [e.to_dict() for e in self.errors],
+            "handlers": [h.to_dict() for h in self.handlers],
         }
 
     def unmapped(self, kind: str) -> list[str]:

@@ -1,8 +1,10 @@
-"""``scan``: every legacy enqueue site under a path, by meaning, fast on large trees.
+"""``scan``: every legacy enqueue site and handler under a path, by meaning, fast on large
+trees.
 
-Only files whose text can hold a site are parsed (the pre-filter); the modules that define
-the receivers they call are parsed next, on demand, so a queue defined in one module and
-used in another is still judged by its definition. Parsing runs on several processes.
+Only files whose text can hold a site or a handler registration are parsed (the
+pre-filter); the modules that define the receivers they call (and the functions registered
+as handlers) are parsed next, on demand, so a queue defined in one module and used in
+another is still judged by its definition. Parsing runs on several processes.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ._files import (
 from ._link import Linker, modules_needed, owner_module
 from ._parallel import Progress, parallel_map
 from .config import MigrateConfig
-from .results import FileError, ScanResult, Site
+from .results import FileError, HandlerSite, ScanResult, Site
 
 __all__ = ["collect_files", "scan"]
 
@@ -127,6 +129,13 @@ def scan(
             if site is not None:
                 sites.append(site)
     sites.sort(key=lambda s: (s.path, s.line, s.col))
+    handlers: list[HandlerSite] = []
+    for rel, f in facts.items():
+        for fact in f.handlers:
+            handler = linker.handler(rel, f.module, fact)
+            if handler is not None:
+                handlers.append(handler)
+    handlers.sort(key=lambda h: (h.path, h.line, h.col))
     errors.sort(key=lambda e: e.path)
     parsed = sum(1 for f in facts.values() if f.parsed)
-    return ScanResult(len(files), parsed, tuple(sites), tuple(errors))
+    return ScanResult(len(files), parsed, tuple(sites), tuple(errors), tuple(handlers))
