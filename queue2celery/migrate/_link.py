@@ -60,19 +60,21 @@ class Linker:
         self.legacy_queues = {o for o, c in instances.items() if _legacy(c)}
         self.mutable: set[str] = set()
         self.uses: list[StateUse] = []
+        self.module_of: dict[str, str] = {}  # function -> its module, for messages
         for f in facts:
             self.mutable |= f.mutable_state
             self.uses.extend(f.state_uses)
+            self.module_of.update((u.function, f.module) for u in f.state_uses)
         self.writers: dict[str, set[str]] = {}
         for use in self.uses:
             if use.kind != "read":
                 self.writers.setdefault(use.variable, set()).add(use.function)
 
-    def handler(self, path: str, module: str, fact: HandlerFact) -> HandlerSite | None:
+    def handler(self, path: str, fact: HandlerFact) -> HandlerSite | None:
         queue = self._handler_queue(fact)
         if queue is None:
             return None
-        risks = self._state_risks(fact.function, module) if fact.function else ()
+        risks = self._state_risks(fact.function) if fact.function else ()
         return HandlerSite(
             path,
             fact.line,
@@ -85,6 +87,11 @@ class Linker:
             risks,
         )
 
+    def _display(self, variable: str, function: str) -> str:
+        """The variable's short name when it lives in the function's own module."""
+        module, _, short = variable.rpartition(".")
+        return short if self.module_of.get(function) == module else variable
+
     def _handler_queue(self, fact: HandlerFact) -> str | None:
         for r in fact.receivers:
             if r in self.config.queues:
@@ -96,7 +103,7 @@ class Linker:
                 return r
         return None
 
-    def _state_risks(self, function: str, module: str) -> tuple[Risk, ...]:
+    def _state_risks(self, function: str) -> tuple[Risk, ...]:
         """One risk per module-level variable the handler (or a function nested in it)
         shares with other code: writes first, then reads of what others write."""
         inner = f"{function}.<locals>."
@@ -112,9 +119,8 @@ class Linker:
             others = {w for w in self.writers.get(use.variable, ()) if w not in _family(mine)}
             if others:
                 found[use.variable] = "read"
-        prefix = f"{module}."
         return tuple(
-            Risk(SHARED_STATE, _STATE_MESSAGES[kind].format(v=v.removeprefix(prefix)))
+            Risk(SHARED_STATE, _STATE_MESSAGES[kind].format(v=self._display(v, function)))
             for v, kind in sorted(found.items())
         )
 

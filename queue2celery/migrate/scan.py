@@ -132,7 +132,7 @@ def scan(
     handlers: list[HandlerSite] = []
     for rel, f in facts.items():
         for fact in f.handlers:
-            handler = linker.handler(rel, f.module, fact)
+            handler = linker.handler(rel, fact)
             if handler is not None:
                 handlers.append(handler)
     handlers.sort(key=lambda h: (h.path, h.line, h.col))

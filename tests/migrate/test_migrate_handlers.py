@@ -320,25 +320,37 @@ def test_a_handler_reading_state_others_write_is_flagged_and_constants_are_not(p
     assert risks["pure"] == []
 
 
-def test_state_written_through_an_imported_module_is_named_in_full(project) -> None:
+def test_state_of_another_module_is_named_in_full_and_a_handler_elsewhere_is_followed(
+    project,
+) -> None:
     root = project(
         {
             "app/tasks/queue.py": QUEUE,
             "app/state.py": "progress = {}\n",
+            "app/jobs.py": """
+    sent = []
+
+    def send_email(item):
+        sent.append(item)
+    """,
             "app/tasks/handlers.py": """
     from app import state
+    from app.jobs import send_email
     from app.tasks.queue import task_queue
 
     def work(item):
         state.progress[item] = 1
 
     task_queue.add_handler("work", work)
+    task_queue.add_handler("mail", send_email)
     """,
         }
     )
-    assert [r.split(":")[1].strip() for r in _risks(root)["work"]] == [
+    risks = _risks(root)
+    assert [r.split(":")[1].strip() for r in risks["work"]] == [
         "writes module-level app.state.progress"
     ]
+    assert [r.split(":")[1].strip() for r in risks["mail"]] == ["writes module-level sent"]
 
 
 def test_the_filters_lose_no_handler(project) -> None:
@@ -422,3 +434,20 @@ def test_scan_json_and_text_list_handlers_after_the_sites(project, capsys) -> No
     )
     assert lines[2].startswith("    risk shared-state: writes module-level status: ")
     assert lines[3].startswith("1 site(s), 1 handler(s), 0 error(s); ")
+
+
+def test_the_example_app_has_three_handlers_and_one_shares_task_status() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "legacy_app"
+    result = scan(example, jobs=1)
+    queue = "fastapi_app.tasks.queue.task_queue"
+    assert [(h.path, h.queue, h.name, h.max_retries, h.retry_delay) for h in result.handlers] == [
+        ("fastapi_app/tasks/queue.py", queue, "process_video_upload", 3, 60),
+        ("fastapi_app/tasks/queue.py", queue, "generate_thumbnails", None, None),
+        ("fastapi_app/tasks/queue.py", queue, "geocode_location", None, None),
+    ]
+    risks = {h.name: [(r.code, r.message.split(":")[0]) for r in h.risks] for h in result.handlers}
+    assert risks == {
+        "process_video_upload": [("shared-state", "writes module-level task_status")],
+        "generate_thumbnails": [],
+        "geocode_location": [],  # CITY_BY_COORDS is only read, and nothing writes it
+    }
