@@ -56,6 +56,7 @@ MUTABLE_FACTORIES = frozenset(
         "collections.deque",
     }
 )
+_STRINGS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 _MUTABLE_LITERALS = (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)
 
 Number = int | float
@@ -128,21 +129,25 @@ class HandlerScanner:
 
     def call(self, node: cst.Call, position: GetPosition) -> None:
         """``q.add_handler("n", f)``, ``m.register_handler("n", f)``, ``q.handler(f)`` and
-        ``q.handler("n")(f)`` outside decorators."""
+        the decorator spelled as a call, ``q.handler("n")(f)``, outside decorators."""
         if id(node) in self._inner_calls:
             return
         func = node.func
-        registration: list[cst.Arg] = []
-        if isinstance(func, cst.Call) and isinstance(func.func, cst.Attribute):
-            self._inner_calls.add(id(func))
-            registration = list(func.args)
+        if (
+            isinstance(func, cst.Call)
+            and isinstance(func.func, cst.Attribute)
+            and func.func.attr.value in HANDLER_METHODS
+        ):
+            self._inner_calls.add(id(func))  # counted here, with the function it gets
+            args = list(func.args)
             func = func.func
-            if func.attr.value != "handler":
-                return
-        if not (isinstance(func, cst.Attribute) and func.attr.value in HANDLER_METHODS):
+            given = _positional(list(node.args))
+            target = given[0] if given else None
+        elif isinstance(func, cst.Attribute) and func.attr.value in HANDLER_METHODS:
+            args = list(node.args)
+            target = _function_arg(args, func.attr.value)
+        else:
             return
-        args = [*registration, *node.args]
-        target = _function_arg(args)
         if target is None and func.attr.value == "handler":
             return  # q.handler("n") alone registers nothing yet
         receivers = self.r.fqns(func.value)
@@ -280,13 +285,17 @@ def _has_name_arg(args: list[cst.Arg]) -> bool:
     return len(positional) >= 2 or _keyword(args, "name") is not None
 
 
-def _function_arg(args: list[cst.Arg]) -> cst.BaseExpression | None:
+def _function_arg(args: list[cst.Arg], method: str) -> cst.BaseExpression | None:
+    """``handler(f)``; ``add_handler("n", f)`` / ``register_handler("n", f)``, or with the
+    function alone, ``register_handler(f)``."""
     keyword = _keyword(args, "func", "fn", "function", "handler", "callback")
     if keyword is not None:
         return keyword
-    for value in _positional(args)[:2]:
-        if not isinstance(value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
-            return value
+    positional = _positional(args)
+    if len(positional) >= 2 and method != "handler":
+        return positional[1]
+    if positional and not isinstance(positional[0], _STRINGS):
+        return positional[0]
     return None
 
 

@@ -135,13 +135,20 @@ def test_task_manager_register_handler_call_and_decorator_are_handlers(project) 
 
     @task_manager.register_handler("crop")
     def crop(payload): ...
+
+    task_manager.register_handler(resize)
+    task_manager.register_handler("rotate")(resize)
+    task_manager.register_handler(TASK_NAME, resize)
     """,
         }
     )
-    q = "app.tasks.manager.task_manager"
+    q, f = "app.tasks.manager.task_manager", "app.tasks.jobs.resize"
     assert [(r[1], r[3], r[4], r[5]) for r in _handlers(root)] == [
-        (6, q, "resize", "app.tasks.jobs.resize"),
+        (6, q, "resize", f),
         (8, q, "crop", "app.tasks.jobs.crop"),
+        (11, q, "resize", f),
+        (12, q, "rotate", f),
+        (13, q, None, f),  # the name is not a literal
     ]
 
 
