@@ -40,6 +40,7 @@ def _measure(path: str, mode: str, jobs: int) -> dict[str, object]:
         "parsed": result.files_parsed,
         "errors": len(result.errors),
         "sites": [s.to_dict() for s in result.sites],
+        "handlers": [h.to_dict() for h in result.handlers],
         # ru_maxrss is in KiB on Linux: the largest of this process and of any one worker.
         "peak_rss_mib": max(own, children) / 1024,
     }
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         fast = _run_mode(tree, "scan", args.jobs)
         slow = _run_mode(tree, "full", args.jobs)
     assert fast["sites"] == slow["sites"], "scan and parse-every-file found different sites"
+    assert fast["handlers"] == slow["handlers"], "scan and parse-every-file differ on handlers"
     ratio = float(slow["seconds"]) / float(fast["seconds"])  # type: ignore[arg-type]
     print(f"tree: {tree if not args.quick else 'quick subset of ' + str(site)}")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, -j {args.jobs}")
@@ -97,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "parsed_by_scan": fast["parsed"],
         "parsed_by_full": slow["parsed"],
         "sites": len(fast["sites"]),  # type: ignore[arg-type]
+        "handlers": len(fast["handlers"]),  # type: ignore[arg-type]
         "scan_peak_rss_mib": round(float(fast["peak_rss_mib"]), 1),  # type: ignore[arg-type]
         "full_peak_rss_mib": round(float(slow["peak_rss_mib"]), 1),  # type: ignore[arg-type]
         "jobs": args.jobs,
