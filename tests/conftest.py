@@ -114,10 +114,32 @@ def write_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[s
     return _write
 
 
-def free_port() -> int:
+def unused_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    return unused_port()
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Any]:
+    """Poll ``check`` until it returns something truthy, within ``timeout`` seconds."""
+
+    def _wait(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+        deadline = time.monotonic() + timeout
+        value = check()
+        while not value and time.monotonic() < deadline:
+            time.sleep(interval)
+            value = check()
+        return value
+
+    return _wait
 
 
 class RedisServer:
@@ -189,7 +211,7 @@ def redis_server_factory() -> Iterator[Callable[[], RedisServer]]:
     def _make() -> RedisServer:
         if binary is None:
             _unavailable("redis-server is not installed (apt-get install redis-server)")
-        server = RedisServer(binary, free_port())  # type: ignore[arg-type]
+        server = RedisServer(binary, unused_port())  # type: ignore[arg-type]
         servers.append(server)
         server.start()
         return server

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import socket
 import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 import redis
@@ -68,30 +65,3 @@ def _delete_keys(url: str, prefix: str) -> None:
     if keys:
         client.delete(*keys)
     client.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    return _free_port()
-
-
-@pytest.fixture
-def wait_for() -> Callable[..., Any]:
-    """Poll ``check`` until it returns something truthy, within ``timeout`` seconds."""
-
-    def _wait(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-        deadline = time.monotonic() + timeout
-        value = check()
-        while not value and time.monotonic() < deadline:
-            time.sleep(interval)
-            value = check()
-        return value
-
-    return _wait

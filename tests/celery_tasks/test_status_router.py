@@ -72,7 +72,7 @@ def test_a_posted_item_runs_in_the_worker_and_its_result_is_served(
 
 
 def test_the_result_is_absent_until_the_task_is_ready(
-    client: TestClient, celery_stack: CeleryStack, wait_for: Callable[..., Any]
+    client: TestClient, celery_stack: CeleryStack, wait_until: Callable[..., Any]
 ) -> None:
     task_id = client.post("/tasks/slow", json=celery_stack.item("slow", seconds=1.0)).json()[
         "task_id"
@@ -81,7 +81,7 @@ def test_the_result_is_absent_until_the_task_is_ready(
     assert early.status_code == 200
     assert early.json()["status"] in ("PENDING", "STARTED")
     assert early.json()["result"] is None
-    started = wait_for(lambda: client.get(f"/tasks/{task_id}").json()["status"] == "STARTED", 10)
+    started = wait_until(lambda: client.get(f"/tasks/{task_id}").json()["status"] == "STARTED", 10)
     assert started, "the running task was never reported STARTED"
     assert _poll(client, task_id).json()["result"] == "done"
 

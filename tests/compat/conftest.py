@@ -9,9 +9,7 @@ other helpers' workers never take its messages.
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from _compat_stack import CompatStack, compat_project
@@ -33,18 +31,3 @@ def compat_stack(
             url = request.getfixturevalue("_real_redis_checked")
         directory = tmp_path_factory.mktemp("compat")
         yield stack.enter_context(compat_project(url, directory))
-
-
-@pytest.fixture
-def wait_until() -> Callable[..., Any]:
-    """Poll ``check`` until it returns something truthy, within ``timeout`` seconds."""
-
-    def _wait(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-        deadline = time.monotonic() + timeout
-        value = check()
-        while not value and time.monotonic() < deadline:
-            time.sleep(interval)
-            value = check()
-        return value
-
-    return _wait
