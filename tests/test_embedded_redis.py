@@ -78,7 +78,7 @@ def test_a_celery_worker_process_consumes_tasks(
     monkeypatch.setenv("REDIS_URL", broker_url)
     write_module(f"{unique_name.replace('-', '_')}_app", APP_MODULE.format(name=unique_name))
     module = __import__(f"{unique_name.replace('-', '_')}_app")
-    worker_factory(f"{module.__name__}:app", cwd=tmp_path, env={"REDIS_URL": broker_url})
+    worker = worker_factory(f"{module.__name__}:app", cwd=tmp_path, env={"REDIS_URL": broker_url})
     results = [module.add.delay(i, i) for i in range(20)]
     assert [r.get(timeout=30) for r in results] == [2 * i for i in range(20)]
     # A 4 MB message: more than the kernel's socket buffer, on both kinds of server.
@@ -87,3 +87,7 @@ def test_a_celery_worker_process_consumes_tasks(
     for r in [*results, big]:
         r.forget()
     module.app.close()
+    assert worker.log_path.exists()
+    worker.stop()
+    assert not worker.alive()
+    assert not worker.log_path.exists(), "stop() deletes the log file start_worker made"

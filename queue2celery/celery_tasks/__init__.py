@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._process import WorkerProcess, start_worker, worker_process
+from ._process import WorkerProcess, start_worker
 from .app import (
     DEFAULT_REDIS_URL,
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -57,7 +57,6 @@ __all__ = [
     "user_chose_pool",
     "was_sent",
     "worker_argv",
-    "worker_process",
 ]
 
 

@@ -13,13 +13,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import WorkerStartError
 
-__all__ = ["WorkerProcess", "start_worker", "worker_process"]
+__all__ = ["WorkerProcess", "start_worker"]
 
 _IS_WINDOWS = sys.platform.startswith("win")
 
@@ -27,10 +26,19 @@ _IS_WINDOWS = sys.platform.startswith("win")
 class WorkerProcess:
     """A running ``celery worker`` subprocess whose output goes to ``log_path``."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], log_path: Path, nodename: str) -> None:
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        log_path: Path,
+        nodename: str,
+        *,
+        owns_log: bool = False,
+    ) -> None:
         self.popen = popen
         self.log_path = log_path
         self.nodename = nodename
+        # A log file start_worker made itself is deleted by stop(); a caller's is kept.
+        self._owns_log = owns_log
 
     @property
     def pid(self) -> int:
@@ -76,6 +84,8 @@ class WorkerProcess:
                 self.kill()
         # Pool children may outlive a worker that was killed; the group goes with it.
         self._signal(signal.SIGKILL if not _IS_WINDOWS else signal.SIGTERM)
+        if self._owns_log:
+            self.log_path.unlink(missing_ok=True)
 
     def _signal(self, sig: int) -> None:
         try:
@@ -125,6 +135,7 @@ def start_worker(
     if queues:
         argv.append("--queues=" + ",".join(queues))
     argv.extend(extra_args)
+    owns_log = log_path is None
     if log_path is None:
         fd, name = tempfile.mkstemp(prefix="q2c-worker-", suffix=".log")
         os.close(fd)
@@ -147,17 +158,4 @@ def start_worker(
             cwd=cwd,
             **kwargs,  # type: ignore[call-overload]
         )
-    return WorkerProcess(popen, log_path, nodename)
-
-
-@contextmanager
-def worker_process(
-    app: str, *, ready_timeout: float = 60.0, **kwargs: object
-) -> Iterator[WorkerProcess]:
-    """Start a worker, wait until it logs ``ready.``, and always stop it on exit."""
-    worker = start_worker(app, **kwargs)  # type: ignore[arg-type]
-    try:
-        worker.wait_ready(ready_timeout)
-        yield worker
-    finally:
-        worker.stop()
+    return WorkerProcess(popen, log_path, nodename, owns_log=owns_log)
