@@ -29,7 +29,8 @@ from typing import Any
 import redis
 
 from queue2celery import embedded_redis
-from queue2celery.celery_tasks import make_celery_app, sent_key
+from queue2celery.celery_tasks import make_celery_app
+from queue2celery.celery_tasks.status import sent_key
 from queue2celery.compat import CompatQueue, Rollout
 from queue2celery.errors import redact_url
 from queue2celery.legacy_queue import TaskQueue

@@ -4,17 +4,17 @@ errors and a bounded, policy-driven answer when the broker is down."""
 from __future__ import annotations
 
 from ._handle import CeleryHandle
-from .admin import (
+from .compat_queue import CompatQueue, OnBrokerError
+from .operations import (
     RolloutReport,
     rollout_clear,
     rollout_set,
     rollout_show,
     spool_replay,
 )
-from .live import RolloutRow, RolloutStore
 from .payload import drift
-from .queue import CompatQueue, OnBrokerError
 from .rollout import BUCKETS, Rollout, bucket_for
+from .rollout_store import RolloutRow, RolloutStore
 from .spool import ReplayResult, Spool
 
 __all__ = [

@@ -22,7 +22,7 @@ import redis
 from celery import Celery, Task, signals
 from celery.app.task import extract_exec_options
 
-from ..celery_tasks import sent_key
+from ..celery_tasks.status import sent_key
 from ._message import MessageBuilder, Plan
 
 __all__ = ["Prepared", "PublishExpired", "Publisher", "fast_path_blocker", "fast_path_scheme"]

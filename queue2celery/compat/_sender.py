@@ -12,7 +12,8 @@ import redis
 from celery import Task
 from kombu.exceptions import EncodeError, OperationalError
 
-from ..celery_tasks import celery_status, mark_sent, sent_client, sent_ttl
+from ..celery_tasks import celery_status
+from ..celery_tasks.status import mark_sent, sent_client, sent_ttl
 from ..errors import BrokerUnavailable, PayloadError
 from ._handle import CeleryHandle
 from ._message import new_ids
@@ -21,7 +22,7 @@ from .payload import DRIFT_SERIALIZERS, drift, encode, unserializable
 from .spool import ReplayResult
 
 if TYPE_CHECKING:
-    from .queue import CompatQueue
+    from .compat_queue import CompatQueue
 
 __all__ = ["Item", "Sender"]
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import redis
 
-from ..celery_tasks import sent_key
-from ..celery_tasks.status import DEFAULT_SENT_TTL
+from ..celery_tasks.status import DEFAULT_SENT_TTL, sent_key
 from ..errors import BrokerUnavailable, ConfigError
 from ._publisher import Prepared
 

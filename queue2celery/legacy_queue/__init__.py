@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from ._handlers import Handler
 from ._status import STATUSES, TaskHandle
-from .queue import TaskQueue
+from .task_queue import TaskQueue
 
 __all__ = ["STATUSES", "Handler", "TaskHandle", "TaskQueue"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from ._handlers import HandlerFact, HandlerScanner, StateUse
+from ._handler_finder import HandlerFact, HandlerScanner, StateUse
 from ._resolve import BACKGROUND_TASKS, METADATA, Resolver
 from ._risks import Risk, payload_risks
 

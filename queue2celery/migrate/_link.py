@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ._analyze import CallFact, FileFacts
-from ._handlers import HandlerFact, StateUse
+from ._handler_finder import HandlerFact, StateUse
 from ._resolve import QUEUE_CLASSES, is_legacy_task_queue_class
 from ._risks import Risk
 from .config import MigrateConfig

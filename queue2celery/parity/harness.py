@@ -19,7 +19,8 @@ from typing import Any
 import redis
 
 from .._embedded import embedded_redis
-from ..celery_tasks import WorkerProcess, sent_key, start_worker
+from ..celery_tasks import WorkerProcess, start_worker
+from ..celery_tasks.status import sent_key
 from ..compat import CompatQueue, Rollout
 from ..errors import HarnessError, WorkerStartError, redact_url
 from ..legacy_queue import TaskQueue

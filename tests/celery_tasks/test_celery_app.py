@@ -8,12 +8,11 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 
 from queue2celery.celery_tasks import (
     DEFAULT_REDIS_URL,
-    DEFAULT_VISIBILITY_TIMEOUT,
     CeleryConfig,
     celery_status,
-    ensure_visibility_timeout,
     make_celery_app,
 )
+from queue2celery.celery_tasks.app import DEFAULT_VISIBILITY_TIMEOUT, ensure_visibility_timeout
 
 ENV_CASES = [
     pytest.param({}, DEFAULT_REDIS_URL, DEFAULT_REDIS_URL, id="nothing-set-means-localhost"),

@@ -12,9 +12,8 @@ import redis
 from celery import Celery
 from celery.app.task import Context
 
-from queue2celery.celery_tasks import (
-    celery_status,
-    make_celery_app,
+from queue2celery.celery_tasks import celery_status, make_celery_app
+from queue2celery.celery_tasks.status import (
     mark_app_sent,
     mark_sent,
     sent_client,

@@ -8,13 +8,8 @@ import redis
 from _celery_stack import CeleryStack
 from celery import Celery
 
-from queue2celery.celery_tasks import (
-    DEFAULT_VISIBILITY_TIMEOUT,
-    HandlerTask,
-    celery_status,
-    make_celery_app,
-    register_handlers,
-)
+from queue2celery.celery_tasks import HandlerTask, celery_status, make_celery_app, register_handlers
+from queue2celery.celery_tasks.app import DEFAULT_VISIBILITY_TIMEOUT
 from queue2celery.legacy_queue import TaskQueue
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from queue2celery.celery_tasks import run_worker, split_app_option, worker_argv
+from queue2celery.celery_tasks import run_worker
+from queue2celery.celery_tasks.worker import split_app_option, worker_argv
 from queue2celery.cli import cli
 from queue2celery.errors import ConfigError, WorkerStartError
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from queue2celery.celery_tasks import sent_key
+from queue2celery.celery_tasks.status import sent_key
 from queue2celery.compat import CompatQueue, Rollout
 from queue2celery.errors import PayloadError
 

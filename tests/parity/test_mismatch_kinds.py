@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from queue2celery import parity
-from queue2celery.celery_tasks import sent_key
+from queue2celery.celery_tasks.status import sent_key
 
 pytestmark = pytest.mark.worker
 

@@ -25,8 +25,8 @@ from ._handle import FINISHED
 from ._message import new_ids
 from ._publisher import fast_path_scheme
 from ._sender import Sender
-from .live import DEFAULT_NAMESPACE, RolloutStore
 from .rollout import Rollout
+from .rollout_store import DEFAULT_NAMESPACE, RolloutStore
 from .spool import Spool
 
 __all__ = ["STRICT_ENV_VAR", "CompatQueue", "OnBrokerError"]

@@ -1,11 +1,4 @@
-"""``queue2celery doctor``: the classic Celery-on-Redis failures, checked in order.
-
-Each check is PASS, WARN, FAIL or SKIP (could not run), with the fix in one line. Every
-network wait is bounded (2 s by default). Messages never show a Redis password.
-
-    checks = run_doctor("fastapi_app.celery_app:app")
-    if any_failed(checks): ...
-"""
+"""Runs the doctor's checks in order and renders them (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -16,34 +9,23 @@ from typing import Any
 
 from celery import Celery
 
-from ._doctor._check import STATUSES, Check, Status
-from ._doctor._connect import first_url, is_redis_url, ping_url, redis_client
-from ._doctor._settings import (
+from ..errors import ConfigError, redact_url
+from ._check import Check
+from ._connect import first_url, is_redis_url, ping_url, redis_client
+from ._settings import (
     check_eviction,
     check_persistence,
     check_serializer,
     check_waiting,
     check_windows_pool,
 )
-from ._doctor._workers import (
+from ._workers import (
     WorkerView,
     check_queues,
     check_registered,
     check_workers,
     routed_queues,
 )
-from .errors import ConfigError, redact_url
-
-__all__ = [
-    "CHECK_NAMES",
-    "STATUSES",
-    "Check",
-    "Status",
-    "any_failed",
-    "load_app",
-    "report_json",
-    "run_doctor",
-]
 
 CHECK_NAMES = (
     "imports",
@@ -197,7 +179,7 @@ def _pools(view: WorkerView | None) -> dict[str, str] | None:
 
 def _kombu_broker_check(app: Celery, url: str, timeout: float) -> Check:
     """A broker that is not Redis (AMQP...): connect through kombu, bounded."""
-    from ._doctor._connect import classify_error
+    from ._connect import classify_error
 
     try:
         with app.connection_for_write() as conn:

@@ -9,11 +9,10 @@ from typing import Any, TypeVar
 
 import redis
 
-from ..celery_tasks import mark_sent
-from ..celery_tasks.status import DEFAULT_SENT_TTL
+from ..celery_tasks.status import DEFAULT_SENT_TTL, mark_sent
 from ..errors import BrokerUnavailable, ConfigError, redact_url
-from .live import DEFAULT_NAMESPACE, RolloutRow, RolloutStore
 from .rollout import ALL_TASKS, Rollout, parse_percentage
+from .rollout_store import DEFAULT_NAMESPACE, RolloutRow, RolloutStore
 from .spool import ReplayResult, Spool
 
 __all__ = ["RolloutReport", "rollout_clear", "rollout_set", "rollout_show", "spool_replay"]
@@ -29,7 +28,7 @@ class RolloutReport:
     local_spec: str | None
     rows: list[RolloutRow]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "namespace": self.namespace,
             "local_spec": self.local_spec,

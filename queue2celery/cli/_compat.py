@@ -1,0 +1,164 @@
+"""``rollout`` and ``spool``: the live rollout override and the outbox."""
+
+from __future__ import annotations
+
+import click
+
+from ._group import cli
+
+# --- compat: rollout, spool ----------------------------------------------------------
+
+
+def _compat_redis_url(explicit: str | None) -> str:
+    from ..celery_tasks import CeleryConfig
+
+    return explicit or CeleryConfig.from_env().broker_url
+
+
+_REDIS_URL_OPTION = click.option(
+    "--redis-url",
+    metavar="URL",
+    default=None,
+    help="The broker's Redis (default: CELERY_BROKER_URL, else REDIS_URL, else localhost).",
+)
+_NAMESPACE_OPTION = click.option(
+    "--namespace",
+    default="q2c",
+    show_default=True,
+    help="Key prefix of the override and counters (CompatQueue(namespace=...)).",
+)
+
+
+def _compat_fail(exc: Exception, code: int = 1) -> None:
+    click.echo(f"error: {exc}", err=True)
+    click.get_current_context().exit(code)
+
+
+@cli.group("rollout")
+def rollout_group() -> None:
+    """The live rollout override: running processes follow it within seconds."""
+
+
+@rollout_group.command("set")
+@click.argument("task")
+@click.argument("percentage")
+@_REDIS_URL_OPTION
+@_NAMESPACE_OPTION
+def rollout_set_command(task: str, percentage: str, redis_url: str | None, namespace: str) -> None:
+    """Send PERCENTAGE (0-100, legacy, celery) of TASK's puts to Celery.
+
+    TASK '*' applies to every task and drops per-task overrides:
+    `rollout set '*' 0` is the kill switch.
+    """
+    from ..compat import rollout_set
+    from ..errors import BrokerUnavailable, ConfigError
+
+    try:
+        pct = rollout_set(_compat_redis_url(redis_url), task, percentage, namespace=namespace)
+    except ConfigError as exc:
+        _compat_fail(exc, 2)
+        return
+    except BrokerUnavailable as exc:
+        _compat_fail(exc)
+        return
+    click.echo(f"override {task} = {pct:g}% to Celery (processes follow within ~2 s)")
+
+
+@rollout_group.command("clear")
+@click.argument("task", required=False)
+@click.option("--counts", is_flag=True, help="Also reset the put counters.")
+@_REDIS_URL_OPTION
+@_NAMESPACE_OPTION
+def rollout_clear_command(
+    task: str | None, counts: bool, redis_url: str | None, namespace: str
+) -> None:
+    """Remove TASK's override (every override without TASK): the configured value applies."""
+    from ..compat import rollout_clear
+    from ..errors import BrokerUnavailable
+
+    try:
+        rollout_clear(_compat_redis_url(redis_url), task, namespace=namespace, counts=counts)
+    except BrokerUnavailable as exc:
+        _compat_fail(exc)
+        return
+    click.echo(f"cleared the override of {task}" if task else "cleared every override")
+
+
+@rollout_group.command("show")
+@_REDIS_URL_OPTION
+@_NAMESPACE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rollout_show_command(redis_url: str | None, namespace: str, as_json: bool) -> None:
+    """Per task: the configured share, the override, and puts counted each way."""
+    import json
+
+    from ..compat import rollout_show
+    from ..errors import BrokerUnavailable, ConfigError
+
+    try:
+        report = rollout_show(_compat_redis_url(redis_url), namespace=namespace)
+    except (BrokerUnavailable, ConfigError) as exc:
+        _compat_fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    local = report.local_spec or "unset (every put to Celery)"
+    click.echo(f"namespace {report.namespace}; Q2C_ROLLOUT in this shell: {local}")
+    if not report.rows:
+        click.echo("no task has reported, been overridden or counted yet")
+        return
+    width = max(4, *(len(row.task) for row in report.rows))
+    head = f"{'TASK':<{width}}  CONFIGURED  OVERRIDE  CELERY  LEGACY  FALLBACK"
+    click.echo(head)
+    for row in report.rows:
+        configured = f"{row.configured}%" if row.configured is not None else "-"
+        override = f"{row.override:g}%" if row.override is not None else "-"
+        c = row.counts
+        click.echo(
+            f"{row.task:<{width}}  {configured:>10}  {override:>8}  {c.get('celery', 0):>6}  "
+            f"{c.get('legacy', 0):>6}  {c.get('fallback', 0):>8}"
+        )
+
+
+@cli.group("spool")
+def spool_group() -> None:
+    """The local outbox kept while the broker was down (on_broker_error='spool')."""
+
+
+@spool_group.command("replay")
+@click.option(
+    "--path",
+    "spool_path",
+    default=None,
+    metavar="FILE",
+    help="The spool file (default: Q2C_SPOOL_PATH, else ./.q2c-spool.sqlite3).",
+)
+@_REDIS_URL_OPTION
+def spool_replay_command(spool_path: str | None, redis_url: str | None) -> None:
+    """Send every spooled task once. Exit 1 if the broker is still down."""
+    import os
+
+    from ..celery_tasks import CeleryConfig
+    from ..compat import spool_replay
+    from ..compat.spool import DEFAULT_SPOOL_PATH, SPOOL_ENV_VAR
+    from ..errors import BrokerUnavailable, ConfigError
+
+    path = spool_path or os.environ.get(SPOOL_ENV_VAR) or DEFAULT_SPOOL_PATH
+    if not os.path.exists(path):
+        click.echo(f"no spool at {path!r}: nothing to replay")
+        return
+    url = _compat_redis_url(redis_url)
+    backend = None if redis_url else CeleryConfig.from_env().result_backend
+    try:
+        result = spool_replay(url, path, result_backend=backend)
+    except BrokerUnavailable as exc:
+        _compat_fail(exc)
+        return
+    except ConfigError as exc:
+        _compat_fail(exc, 2)
+        return
+    click.echo(
+        f"sent {result.sent} spooled task(s); {result.already_sent} had been sent already; "
+        f"{result.remaining} left"
+    )
