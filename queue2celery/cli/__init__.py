@@ -41,6 +41,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _entry() -> None:  # pragma: no cover
     sys.exit(main())
 
-
-if __name__ == "__main__":  # pragma: no cover
-    _entry()
