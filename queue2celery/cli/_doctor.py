@@ -15,7 +15,7 @@ _STATUS_COLORS = {"PASS": "green", "WARN": "yellow", "FAIL": "red", "SKIP": "bri
 @click.option(
     "-A", "--app", "app_spec", required=True, metavar="MODULE[:ATTR]", help="The Celery app."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON (docs/json.md).")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),

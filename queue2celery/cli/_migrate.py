@@ -65,7 +65,7 @@ _jobs_opt = click.option(
 
 @cli.command("scan")
 @_path_arg
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (DESIGN.md).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/json.md).")
 @_config_opt
 @_jobs_opt
 def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int | None) -> None:

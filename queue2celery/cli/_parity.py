@@ -29,7 +29,7 @@ def _parity_style(text: str, role: str) -> str:
     help="Run on this Redis, in a key space deleted afterwards (default: an embedded server; "
     "REDIS_URL is never read).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (docs/json.md).")
 @click.option(
     "--junit-xml",
     "junit_xml",

@@ -195,5 +195,5 @@ def any_failed(checks: Sequence[Check]) -> bool:
 
 
 def report_json(checks: Sequence[Check]) -> dict[str, Any]:
-    """``{"ok": bool, "checks": [{"name", "status", "detail", "fix"}]}``."""
+    """``{"ok": bool, "checks": [{"name", "status", "detail", "fix"}]}`` (docs/json.md)."""
     return {"ok": not any_failed(checks), "checks": [c.to_dict() for c in checks]}

@@ -111,7 +111,7 @@ class ScanResult:
     handlers: tuple[HandlerSite, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``scan --json`` document (DESIGN.md)."""
+        """The ``scan --json`` document (docs/json.md)."""
         return {
             "files_scanned": self.files_scanned,
             "sites": [s.to_dict() for s in self.sites],

@@ -33,7 +33,7 @@ _PROCESS_HINT = (
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One difference between the backends, as DESIGN.md's ``--json`` describes it."""
+    """One difference between the backends, as ``parity --json`` gives it (docs/json.md)."""
 
     call: int | None
     task: str | None

@@ -38,7 +38,7 @@ class ParityReport:
         return max(len(self.legacy.calls), len(self.celery.calls))
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``parity --json`` object (DESIGN.md)."""
+        """The ``parity --json`` object (docs/json.md)."""
         return {
             "ok": self.ok,
             "calls": self.calls,

@@ -1,4 +1,4 @@
-"""``queue2celery parity``: exit codes, --json as DESIGN.md says, --junit-xml, harness errors."""
+"""``queue2celery parity``: exit codes, --json as docs/json.md says, --junit-xml, harness errors."""
 
 from __future__ import annotations
 
