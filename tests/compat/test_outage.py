@@ -135,7 +135,9 @@ def test_spool_then_replay_runs_each_task_exactly_once(
             assert Spool(spool_path).task_ids() == [h.id for h in handles]
             replay = ["spool", "replay", "--path", str(spool_path), "--redis-url", server.url]
             assert cli_main(replay) == 1
-            assert "***" not in capsys.readouterr().err or True
+            err = capsys.readouterr().err
+            assert err.startswith("error: could not replay the spool") and err.count("\n") == 1
+            assert "30 message(s) are kept" in err and server.url in err, err
             assert Spool(spool_path).count() == 30
             server.start()
             assert cli_main(replay) == 0
