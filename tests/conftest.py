@@ -129,15 +129,27 @@ def free_port() -> int:
 
 @pytest.fixture
 def wait_until() -> Callable[..., Any]:
-    """Poll ``check`` until it returns something truthy, within ``timeout`` seconds."""
+    """``wait_until(check, timeout=30, *, interval=0.05, what="", detail=None)``: poll
+    ``check`` until it returns something truthy and return that; fail the test on timeout,
+    saying ``what`` was awaited and, with ``detail()``, the state things were left in."""
 
-    def _wait(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    def _wait(
+        check: Callable[[], Any],
+        timeout: float = 30.0,
+        *,
+        interval: float = 0.05,
+        what: str = "",
+        detail: Callable[[], str] | None = None,
+    ) -> Any:
         deadline = time.monotonic() + timeout
-        value = check()
-        while not value and time.monotonic() < deadline:
-            time.sleep(interval)
+        while True:
             value = check()
-        return value
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                extra = f"\n{detail()}" if detail is not None else ""
+                pytest.fail(f"timed out after {timeout:g}s waiting for {what or check!r}{extra}")
+            time.sleep(interval)
 
     return _wait
 
@@ -145,9 +157,10 @@ def wait_until() -> Callable[..., Any]:
 class RedisServer:
     """A private ``redis-server`` on a spare port, for tests that stop or freeze Redis."""
 
-    def __init__(self, binary: str, port: int) -> None:
+    def __init__(self, binary: str, port: int, password: str | None = None) -> None:
         self.binary = binary
         self.port = port
+        self.password = password
         self.url = f"redis://127.0.0.1:{port}/0"
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -167,13 +180,19 @@ class RedisServer:
                 "no",
                 "--logfile",
                 "",
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client = redis.Redis(
+            port=self.port,
+            password=self.password,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
         while time.monotonic() < deadline:
             try:
                 client.ping()
@@ -203,15 +222,16 @@ class RedisServer:
 
 
 @pytest.fixture
-def redis_server_factory() -> Iterator[Callable[[], RedisServer]]:
-    """Start private redis-server processes on spare ports (never the shared one)."""
+def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
+    """Start private redis-server processes on spare ports (never the shared one):
+    ``redis_server_factory(password=None)``."""
     binary = shutil.which("redis-server")
     servers: list[RedisServer] = []
 
-    def _make() -> RedisServer:
+    def _make(password: str | None = None) -> RedisServer:
         if binary is None:
             _unavailable("redis-server is not installed (apt-get install redis-server)")
-        server = RedisServer(binary, unused_port())  # type: ignore[arg-type]
+        server = RedisServer(binary, unused_port(), password)  # type: ignore[arg-type]
         servers.append(server)
         server.start()
         return server

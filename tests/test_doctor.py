@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,12 +43,6 @@ EXTRA_TASK = """
 def process_video_upload(video_id):
     return video_id
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -197,9 +188,9 @@ def test_a_prefork_worker_fails_the_windows_pool_check(
 
 
 def test_without_workers_the_windows_check_reads_the_configured_pool(
-    make_app: Callable[..., str],
+    make_app: Callable[..., str], free_port: int
 ) -> None:
-    down = f"redis://127.0.0.1:{_free_port()}/0"
+    down = f"redis://127.0.0.1:{free_port}/0"
     default_pool = _by_name(run_doctor(make_app(down), platform="win32", timeout=0.5))
     assert default_pool["windows_pool"].status == "FAIL"
     assert "'prefork'" in default_pool["windows_pool"].detail
@@ -209,9 +200,9 @@ def test_without_workers_the_windows_check_reads_the_configured_pool(
 
 
 def test_an_unreachable_redis_fails_without_showing_the_password(
-    make_app: Callable[..., str], capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., str], capsys: pytest.CaptureFixture[str], free_port: int
 ) -> None:
-    url = f"redis://:{SECRET}@127.0.0.1:{_free_port()}/0"
+    url = f"redis://:{SECRET}@127.0.0.1:{free_port}/0"
     spec = make_app(url)
     checks = _by_name(run_doctor(spec))
     assert checks["broker"].status == "FAIL"
@@ -250,31 +241,10 @@ def test_a_frozen_redis_is_reported_as_a_timeout(
 
 
 @pytest.fixture
-def password_redis() -> Iterator[str]:
-    """A private redis-server that requires the password SECRET; always stopped."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    proc = subprocess.Popen(
-        [*argv, "no", "--requirepass", SECRET],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port, password=SECRET, socket_timeout=0.5)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-        yield f"127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def password_redis(redis_server_factory: Callable[..., Any]) -> str:
+    """``host:port/db`` of a private redis-server that requires the password SECRET (it
+    answered a ping with it, or the test failed; stopped afterwards)."""
+    return f"127.0.0.1:{redis_server_factory(password=SECRET).port}/0"
 
 
 def test_a_wrong_or_missing_password_is_told_apart(
@@ -308,8 +278,8 @@ def test_redis_settings_that_lose_tasks_warn(
     assert checks["redis_eviction"].status == "PASS"
 
 
-def test_pickle_in_accept_content_warns(make_app: Callable[..., str]) -> None:
-    down = f"redis://127.0.0.1:{_free_port()}/0"
+def test_pickle_in_accept_content_warns(make_app: Callable[..., str], free_port: int) -> None:
+    down = f"redis://127.0.0.1:{free_port}/0"
     spec = make_app(down, accept_content=["json", "pickle"])
     serializer = _by_name(run_doctor(spec, timeout=0.5))["serializer"]
     assert serializer.status == "WARN"
@@ -317,9 +287,9 @@ def test_pickle_in_accept_content_warns(make_app: Callable[..., str]) -> None:
 
 
 def test_json_output_lists_every_check_in_order(
-    make_app: Callable[..., str], capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., str], capsys: pytest.CaptureFixture[str], free_port: int
 ) -> None:
-    spec = make_app(f"redis://127.0.0.1:{_free_port()}/0")
+    spec = make_app(f"redis://127.0.0.1:{free_port}/0")
     capsys.readouterr()
     assert main(["doctor", "-A", spec, "--json"]) == 1
     report = json.loads(capsys.readouterr().out)

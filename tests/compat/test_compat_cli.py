@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 from queue2celery.cli import main
 
@@ -35,11 +34,8 @@ def test_rollout_set_rejects_a_bad_percentage_with_exit_2(embedded_url, capsys) 
     assert "'150'" in capsys.readouterr().err
 
 
-def test_unreachable_redis_exits_1_without_showing_the_password(capsys) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"redis://:hunter2@127.0.0.1:{port}/0"
+def test_unreachable_redis_exits_1_without_showing_the_password(capsys, free_port) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port}/0"
     assert main(["rollout", "show", "--redis-url", url]) == 1
     err = capsys.readouterr().err
     assert "hunter2" not in err and ":***@" in err

@@ -150,10 +150,18 @@ def test_live_override_is_followed_within_five_seconds(compat_stack) -> None:
         while cq.put(compat_stack.item("echo", v="x")).backend != "legacy":
             assert time.monotonic() - started < 5.0, "the override was not seen within 5 s"
             time.sleep(0.05)
-        # The kill switch also wins over a per-task override set before it.
+        # The kill switch also wins over a per-task override set before it: first the
+        # per-task 100 is seen, then the kill switch replaces it.
         assert cli_main(["rollout", "set", task, "100", *base]) == 0
+        started = time.monotonic()
+        while cq.put(compat_stack.item("echo", v="z")).backend != "celery":
+            assert time.monotonic() - started < 5.0, "the override was not seen within 5 s"
+            time.sleep(0.05)
         assert cli_main(["rollout", "set", "*", "legacy", *base]) == 0
-        time.sleep(2.5)
+        started = time.monotonic()
+        while cq.put(compat_stack.item("echo", v="w")).backend != "legacy":
+            assert time.monotonic() - started < 5.0, "the kill switch was not seen within 5 s"
+            time.sleep(0.05)
         assert {cq.put(compat_stack.item("echo", v=i)).backend for i in range(20)} == {"legacy"}
         assert cli_main(["rollout", "clear", *base]) == 0
         started = time.monotonic()

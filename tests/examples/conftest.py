@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,18 +21,12 @@ def example_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     return EXAMPLE
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def api(example_path: Path) -> Iterator[httpx.Client]:
+def api(example_path: Path, free_port: int) -> Iterator[httpx.Client]:
     """The example API served by uvicorn on a spare port (lifespan included); stopped after."""
     from fastapi_app.main import app
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="example-api", daemon=True)
     thread.start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -79,12 +78,6 @@ def test_agreeing_dotted_module_exits_0_with_a_plain_table(
     assert "\x1b[" not in out, "no colors when stdout is not a terminal"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 BROKEN_MODULE = """
 raise RuntimeError("settings.DATABASE_URL is not set")
 """
@@ -124,11 +117,11 @@ def test_harness_errors_exit_2_with_the_cause(
     write_module: Callable[[str, str], Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    free_port: int,
 ) -> None:
     for name, source in files.items():
         write_module(name, source)
-    port = free_port()
-    args = [a.format(tmp=tmp_path, port=port) for a in argv]
+    args = [a.format(tmp=tmp_path, port=free_port) for a in argv]
 
     code = main(["parity", *args])
 
