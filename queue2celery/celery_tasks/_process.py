@@ -149,7 +149,7 @@ def start_worker(
     else:
         kwargs["start_new_session"] = True
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(  # noqa: S603 - argv is built above, no shell
+        popen = subprocess.Popen(  # argv is built above, no shell
             argv,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -102,7 +102,7 @@ def mark_app_sent(app: Celery, task_id: str) -> bool:
     """
     try:
         mark_sent(sent_client(app), task_id, ttl=sent_ttl(app))
-    except Exception as exc:  # noqa: BLE001 - any Redis or config error: logged, not raised
+    except Exception as exc:  # any Redis or config error: logged, not raised
         log.warning("task %s was sent but its sent marker could not be set: %r", task_id, exc)
         return False
     return True
@@ -147,7 +147,7 @@ def _exc_message(app: Celery, stored: dict[str, Any], exc_type: str) -> str:
     # class up in sys.modules and never imports a module named in Redis.
     try:
         exc = app.backend.exception_to_python(stored)
-    except Exception:  # noqa: BLE001 - an unknown or odd class: fall back to the args
+    except Exception:  # an unknown or odd class: fall back to the args
         exc = None
     if exc is not None and type(exc).__name__ == exc_type:
         return str(exc)

@@ -125,8 +125,8 @@ def run_worker(argv: Sequence[str], *, replace_process: bool | None = None) -> i
         if replace_process:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.execv(command[0], command)  # noqa: S606 - argv built above, no shell
-        child = subprocess.Popen(command)  # noqa: S603
+            os.execv(command[0], command)  # argv built above, no shell
+        child = subprocess.Popen(command)
     except OSError as exc:
         raise WorkerStartError(
             f"could not run {command[0]!r} -m celery ({exc}); check that this Python has "

@@ -102,7 +102,7 @@ class Background:
                 if now >= job.due and not self._stop.is_set():
                     try:
                         job.run()
-                    except Exception:  # noqa: BLE001 - a failing job must not kill the thread
+                    except Exception:  # a failing job must not kill the thread
                         log.exception("queue2celery background job %r failed", job.name)
                     job.due = time.monotonic() + job.interval
             self._wake.wait(self.tick)

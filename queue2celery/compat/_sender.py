@@ -191,7 +191,7 @@ class Sender:
         if producer is not None:
             try:
                 producer.connection.release()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+            except Exception:  # closing a broken connection may fail too
                 log.debug("closing the apply_async connection failed", exc_info=True)
 
     def _sent(self, batch: list[Item]) -> list[Any]:
@@ -206,7 +206,7 @@ class Sender:
                 for task_id in task_ids:
                     mark_sent(pipe, task_id, ttl=self.ttl)
                 pipe.execute()
-        except Exception as exc:  # noqa: BLE001 - the messages are out; never send twice
+        except Exception as exc:  # the messages are out; never send twice
             log.warning(
                 "sent %d task(s) but could not set their sent markers: %r", len(task_ids), exc
             )

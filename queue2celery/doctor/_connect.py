@@ -87,7 +87,7 @@ def ping_url(url: str, timeout: float, *, what: str) -> Failure | None:
     client = redis_client(url, timeout)
     try:
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a diagnosis
+    except Exception as exc:  # every failure becomes a diagnosis
         return classify_error(exc, url, what=what, timeout=timeout)
     finally:
         client.close()

@@ -92,7 +92,7 @@ def _check_imports(app: Celery | str) -> tuple[Check, Celery | None]:
         loaded = load_app(app) if isinstance(app, str) else app
         # Import the task modules a worker would import (include=..., imports=...).
         loaded.loader.import_default_modules()
-    except Exception as exc:  # noqa: BLE001 - whatever the user's import raises
+    except Exception as exc:  # whatever the user's import raises
         return (
             Check(
                 "imports",
@@ -173,7 +173,7 @@ def _pools(view: WorkerView | None) -> dict[str, str] | None:
         return None
     try:
         return view.pools()
-    except Exception:  # noqa: BLE001 - fall back to the app's configured pool
+    except Exception:  # fall back to the app's configured pool
         return None
 
 
@@ -184,7 +184,7 @@ def _kombu_broker_check(app: Celery, url: str, timeout: float) -> Check:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=timeout)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         failure = classify_error(exc, url, what="broker", timeout=timeout)
         return Check("broker", "FAIL", failure.detail, failure.fix)
     return Check("broker", "PASS", f"{redact_url(url)} accepts connections")

@@ -48,7 +48,7 @@ def check_waiting(
 ) -> Check:
     try:
         sizes = {name: _queue_size(app, name, timeout) for name in queues}
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return Check("waiting", "SKIP", f"could not count messages: {type(exc).__name__}")
     stuck = {name: n for name, n in sizes.items() if n and name not in consumed}
     if stuck:

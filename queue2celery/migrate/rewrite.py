@@ -80,7 +80,7 @@ def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
         return rel, (None if new == source else new), warnings, None
     except RecursionError:
         return rel, None, (), "too deeply nested for the parser (RecursionError)"
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+    except Exception as exc:  # one bad file must not stop the others
         text = str(exc).strip()
         return rel, None, (), f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 

@@ -53,7 +53,7 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
         return rel, analyze(data, module, is_package)
     except RecursionError:
         return rel, FileFacts(module, error="too deeply nested for the parser (RecursionError)")
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
+    except Exception as exc:  # one bad file must not stop the scan
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return rel, FileFacts(module, error=f"{type(exc).__name__}: {first_line}")
 

@@ -226,7 +226,7 @@ def test_two_replayers_at_once_push_each_task_once(redis_server_factory, tmp_pat
                     )
                     == 0
                 )
-            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            except BaseException as exc:  # reported by the test thread
                 errors.append(exc)
 
         threads = [threading.Thread(target=replay) for _ in range(3)]

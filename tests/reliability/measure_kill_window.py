@@ -27,9 +27,9 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _reliability import RECORDING_APP, cleanup_keys, run_counts  # noqa: E402
+from _reliability import RECORDING_APP, cleanup_keys, run_counts
 
-from queue2celery.celery_tasks import start_worker  # noqa: E402
+from queue2celery.celery_tasks import start_worker
 
 
 def _trial(url: str, tasks: int, directory: Path, rng: random.Random) -> dict[str, object]:

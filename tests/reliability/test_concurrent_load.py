@@ -72,7 +72,7 @@ def test_8_threads_x_2000_puts_at_50_percent_each_run_exactly_once(
                 item_id = f"{n}-{i}"
                 handle = cq.put({"id": item_id})
                 mine[item_id] = (handle.id, handle.backend)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+        except BaseException as exc:  # reported by the test below
             errors.append(exc)
         with lock:
             handles.update(mine)
