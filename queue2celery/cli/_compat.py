@@ -34,27 +34,70 @@ def _compat_fail(exc: Exception, code: int = 1) -> None:
     click.get_current_context().exit(code)
 
 
+_APP_OPTION = click.option(
+    "-A",
+    "--app",
+    "app_spec",
+    metavar="MODULE[:ATTR]",
+    default=None,
+    help="Also accept the tasks this Celery app registers as known task names.",
+)
+
+
+def _app_tasks(app_spec: str | None) -> list[str]:
+    """The task names the Celery app registers (Celery's own ``celery.*`` left out)."""
+    if app_spec is None:
+        return []
+    from ..doctor import load_app
+
+    app = load_app(app_spec)
+    return sorted(name for name in app.tasks.keys() if not name.startswith("celery."))
+
+
 @cli.group("rollout")
 def rollout_group() -> None:
     """The live rollout override: running processes follow it within seconds."""
 
 
-@rollout_group.command("set")
+# A negative percentage ("-5") is not an option: it reaches the range check, which says
+# what to use ("-- -5" works too, as usual).
+@rollout_group.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("task")
 @click.argument("percentage")
 @_REDIS_URL_OPTION
 @_NAMESPACE_OPTION
-def rollout_set_command(task: str, percentage: str, redis_url: str | None, namespace: str) -> None:
+@_APP_OPTION
+@click.option("--force", is_flag=True, help="Set it even if no process knows TASK yet.")
+def rollout_set_command(
+    task: str,
+    percentage: str,
+    redis_url: str | None,
+    namespace: str,
+    app_spec: str | None,
+    force: bool,
+) -> None:
     """Send PERCENTAGE (0-100, legacy, celery) of TASK's puts to Celery.
 
     TASK '*' applies to every task and drops per-task overrides:
     `rollout set '*' 0` is the kill switch.
+
+    TASK must be known: reported or counted by a running CompatQueue in this namespace
+    (see `rollout show`), already overridden, or registered by the app given with -A.
+    An unknown name is an error that lists the known ones; --force sets it anyway
+    (e.g. before the processes that use it are deployed).
     """
     from ..compat import rollout_set
     from ..errors import BrokerUnavailable, ConfigError
 
     try:
-        pct = rollout_set(_compat_redis_url(redis_url), task, percentage, namespace=namespace)
+        pct = rollout_set(
+            _compat_redis_url(redis_url),
+            task,
+            percentage,
+            namespace=namespace,
+            app_tasks=_app_tasks(app_spec) if not force else (),
+            force=force,
+        )
     except ConfigError as exc:
         _compat_fail(exc, 2)
         return
@@ -69,15 +112,29 @@ def rollout_set_command(task: str, percentage: str, redis_url: str | None, names
 @click.option("--counts", is_flag=True, help="Also reset the put counters.")
 @_REDIS_URL_OPTION
 @_NAMESPACE_OPTION
+@_APP_OPTION
 def rollout_clear_command(
-    task: str | None, counts: bool, redis_url: str | None, namespace: str
+    task: str | None, counts: bool, redis_url: str | None, namespace: str, app_spec: str | None
 ) -> None:
-    """Remove TASK's override (every override without TASK): the configured value applies."""
+    """Remove TASK's override (every override without TASK): the configured value applies.
+
+    TASK must be known, as for `rollout set`: an unknown name is an error that lists the
+    known ones.
+    """
     from ..compat import rollout_clear
-    from ..errors import BrokerUnavailable
+    from ..errors import BrokerUnavailable, ConfigError
 
     try:
-        rollout_clear(_compat_redis_url(redis_url), task, namespace=namespace, counts=counts)
+        rollout_clear(
+            _compat_redis_url(redis_url),
+            task,
+            namespace=namespace,
+            counts=counts,
+            app_tasks=_app_tasks(app_spec) if task else (),
+        )
+    except ConfigError as exc:
+        _compat_fail(exc, 2)
+        return
     except BrokerUnavailable as exc:
         _compat_fail(exc)
         return
@@ -145,6 +202,17 @@ def spool_replay_command(spool_path: str | None, redis_url: str | None) -> None:
     from ..errors import BrokerUnavailable, ConfigError
 
     path = spool_path or os.environ.get(SPOOL_ENV_VAR) or DEFAULT_SPOOL_PATH
+    if spool_path is not None and not os.path.isfile(spool_path):
+        # A path typed by hand that is not there is a typo more often than an empty outbox.
+        what = "is a folder, not a spool file" if os.path.isdir(spool_path) else "does not exist"
+        _compat_fail(
+            ConfigError(
+                f"spool replay: --path {spool_path!r} {what}; give the file the app spools "
+                f"to (CompatQueue(spool_path=...) or {SPOOL_ENV_VAR}), or leave --path out"
+            ),
+            2,
+        )
+        return
     if not os.path.exists(path):
         click.echo(f"no spool at {path!r}: nothing to replay")
         return

@@ -31,6 +31,13 @@ def worker_command(ctx: click.Context) -> None:
       queue2celery worker -A myproject.celery_app:app --loglevel=INFO -Q default
     Exits with Celery's exit code.
     """
+    # "-h" is help here as everywhere, but only as a word of its own: click would also take
+    # the h of a Celery option such as "-Qhigh" for it.
+    before_dashes = ctx.args[: ctx.args.index("--")] if "--" in ctx.args else ctx.args
+    if "-h" in before_dashes:
+        click.echo(ctx.get_help())
+        ctx.exit(0)
+
     import os
 
     from ..celery_tasks.worker import run_worker, split_app_option, worker_argv

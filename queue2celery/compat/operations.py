@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -63,14 +63,54 @@ def _call(url: str, fn: Callable[[redis.Redis], T]) -> T:
         client.close()
 
 
+def _check_task_name(
+    store: RolloutStore, task: str, app_tasks: Iterable[str], *, command: str, force_hint: bool
+) -> None:
+    """A typo must not set (or seem to clear) an override nobody reads. Known names: every
+    task a CompatQueue reported, counted or that has an override in this namespace, plus
+    ``app_tasks`` (the Celery app's, with -A)."""
+    if task == ALL_TASKS:
+        return
+    known = ({row.task for row in store.rows()} | set(app_tasks)) - {ALL_TASKS}
+    if task in known:
+        return
+    if known:
+        listed = "known: " + ", ".join(repr(name) for name in sorted(known))
+    else:
+        listed = "no task is known there yet (no CompatQueue reported one: is --namespace right?)"
+    ways = ["check the spelling", "give -A APP to add the app's tasks"]
+    if force_hint:
+        ways.append("or --force to set it anyway")
+    raise ConfigError(
+        f"rollout {command}: unknown task {task!r} in namespace {store.namespace!r}; {listed}; "
+        f"{', '.join(ways)}"
+    )
+
+
 def rollout_set(
-    redis_url: str, task: str, percentage: str, *, namespace: str = DEFAULT_NAMESPACE
+    redis_url: str,
+    task: str,
+    percentage: str,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    app_tasks: Iterable[str] = (),
+    force: bool = False,
 ) -> float:
-    """Override ``task``'s share (``'*'``: every task, and drop per-task overrides)."""
+    """Override ``task``'s share (``'*'``: every task, and drop per-task overrides).
+
+    An unknown ``task`` is a ConfigError unless ``force`` (see ``_check_task_name``).
+    """
     if not task:
         raise ConfigError("rollout set needs a task name, or '*' for every task")
     pct = parse_percentage(percentage, what="rollout set")
-    _call(redis_url, lambda c: RolloutStore(c, namespace).set_override(task, pct))
+
+    def set_override(client: redis.Redis) -> None:
+        store = RolloutStore(client, namespace)
+        if not force:
+            _check_task_name(store, task, app_tasks, command="set", force_hint=True)
+        store.set_override(task, pct)
+
+    _call(redis_url, set_override)
     return pct
 
 
@@ -80,11 +120,15 @@ def rollout_clear(
     *,
     namespace: str = DEFAULT_NAMESPACE,
     counts: bool = False,
+    app_tasks: Iterable[str] = (),
 ) -> None:
-    """Drop the override of ``task`` (all overrides when None); ``counts`` resets counters."""
+    """Drop the override of ``task`` (all overrides when None); ``counts`` resets counters.
+    An unknown ``task`` is a ConfigError."""
 
     def clear(client: redis.Redis) -> None:
         store = RolloutStore(client, namespace)
+        if task is not None:
+            _check_task_name(store, task, app_tasks, command="clear", force_hint=False)
         store.clear(None if task in (None, ALL_TASKS) else task)
         if counts:
             store.reset_counts(None if task in (None, ALL_TASKS) else [task])

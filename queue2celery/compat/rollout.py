@@ -56,7 +56,9 @@ def parse_percentage(text: str, *, what: str = ENV_VAR) -> float:
             "percentage from 0 to 100"
         ) from None
     if not 0.0 <= pct <= 100.0:
-        raise ConfigError(f"{what}: percentage {text!r} is outside 0..100")
+        raise ConfigError(
+            f"{what}: percentage {text!r} is outside 0..100; use a value from 0 to 100"
+        )
     return pct
 
 

@@ -43,12 +43,43 @@ CHECK_NAMES = (
 DEFAULT_TIMEOUT = 2.0
 
 
+def _app_attribute(spec: str, module_name: str, attr: str) -> Any:
+    """``module:attr`` (attr may be dotted): says whether the module or the attribute is
+    what is missing, and names the Celery apps the module does define."""
+    from celery.utils.imports import import_from_cwd
+
+    try:
+        module = import_from_cwd(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            raise  # the module exists; something it imports does not
+        raise ConfigError(
+            f"cannot load the Celery app {spec!r}: there is no module {module_name!r}; run "
+            "from the project folder (it is put on sys.path) or fix the module path of -A"
+        ) from exc
+    value: Any = module
+    for part in attr.split("."):
+        if not hasattr(value, part):
+            apps = sorted(k for k, v in vars(module).items() if isinstance(v, Celery))
+            found = f"its Celery apps: {', '.join(apps)}" if apps else "it defines no Celery app"
+            hint = f"-A {module_name}:{apps[0]}" if apps else "the module that defines the app"
+            raise ConfigError(
+                f"cannot load the Celery app {spec!r}: module {module_name!r} was found but "
+                f"has no attribute {attr!r} ({found}); give {hint}"
+            )
+        value = getattr(value, part)
+    return value
+
+
 def load_app(spec: str) -> Celery:
     """The Celery app named by ``module[:attr]``, found the way ``celery -A`` finds it."""
     from celery.app.utils import find_app
 
+    module_name, colon, attr = spec.partition(":")
     try:
-        app = find_app(spec)
+        app = _app_attribute(spec, module_name, attr) if colon and attr else find_app(spec)
+    except ConfigError:
+        raise
     except (ImportError, AttributeError) as exc:
         raise ConfigError(
             f"cannot load the Celery app {spec!r}: {type(exc).__name__}: {exc}; give "

@@ -9,8 +9,9 @@ from queue2celery.cli import main
 
 def test_rollout_set_show_clear_round_trip(embedded_url, unique_name, capsys) -> None:
     base = ["--redis-url", embedded_url, "--namespace", unique_name]
-    assert main(["rollout", "set", "process_video_upload", "celery", *base]) == 0
-    assert main(["rollout", "set", "send_email", "12.5", *base]) == 0
+    # No process has reported these names to the new namespace yet: --force.
+    assert main(["rollout", "set", "process_video_upload", "celery", "--force", *base]) == 0
+    assert main(["rollout", "set", "send_email", "12.5", "--force", *base]) == 0
     assert "send_email = 12.5%" in capsys.readouterr().out
     assert main(["rollout", "show", "--json", *base]) == 0
     rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)["tasks"]}
@@ -41,9 +42,11 @@ def test_unreachable_redis_exits_1_without_showing_the_password(capsys, free_por
     assert "hunter2" not in err and ":***@" in err
 
 
-def test_spool_replay_without_a_spool_file_has_nothing_to_do(tmp_path, capsys) -> None:
-    missing = tmp_path / "none.sqlite3"
-    assert main(["spool", "replay", "--path", str(missing), "--redis-url", "redis://x"]) == 0
+def test_spool_replay_without_a_spool_file_has_nothing_to_do(tmp_path, monkeypatch, capsys) -> None:
+    # Neither --path nor Q2C_SPOOL_PATH: the default file, absent when nothing was spooled.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("Q2C_SPOOL_PATH", raising=False)
+    assert main(["spool", "replay", "--redis-url", "redis://x"]) == 0
     assert "nothing to replay" in capsys.readouterr().out
 
 
