@@ -110,7 +110,7 @@ def _server_check(name: str, url: str | None, what: str, timeout: float) -> Chec
         return Check(
             name,
             "WARN",
-            f"no {what} is configured: task states cannot be read (all look PENDING)",
+            f"no {what} is configured: task states cannot be read (AsyncResult.state raises)",
             "set CELERY_RESULT_BACKEND (the same Redis as the broker is fine)",
         )
     if url.startswith("rpc://"):
