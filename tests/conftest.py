@@ -145,9 +145,10 @@ def wait_until() -> Callable[..., Any]:
 class RedisServer:
     """A private ``redis-server`` on a spare port, for tests that stop or freeze Redis."""
 
-    def __init__(self, binary: str, port: int) -> None:
+    def __init__(self, binary: str, port: int, extra_args: tuple[str, ...] = ()) -> None:
         self.binary = binary
         self.port = port
+        self.extra_args = extra_args  # more redis-server options, e.g. ("--cluster-enabled", "yes")
         self.url = f"redis://127.0.0.1:{port}/0"
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -167,6 +168,7 @@ class RedisServer:
                 "no",
                 "--logfile",
                 "",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -203,15 +205,15 @@ class RedisServer:
 
 
 @pytest.fixture
-def redis_server_factory() -> Iterator[Callable[[], RedisServer]]:
+def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
     """Start private redis-server processes on spare ports (never the shared one)."""
     binary = shutil.which("redis-server")
     servers: list[RedisServer] = []
 
-    def _make() -> RedisServer:
+    def _make(*extra_args: str) -> RedisServer:
         if binary is None:
             _unavailable("redis-server is not installed (apt-get install redis-server)")
-        server = RedisServer(binary, unused_port())  # type: ignore[arg-type]
+        server = RedisServer(binary, unused_port(), extra_args)  # type: ignore[arg-type]
         servers.append(server)
         server.start()
         return server
