@@ -54,7 +54,7 @@ def test_cluster_mode_is_detected_and_warned_about(
 ) -> None:
     # A single node in cluster mode: INFO reports cluster_enabled:1 with no slot assigned.
     server = redis_server_factory(
-        "--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf")
+        "--dir", str(tmp_path), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"
     )
     app = make_celery_app("managed_cluster", broker_url=server.url, result_backend=server.url)  # type: ignore[attr-defined]
     checks = run_doctor(app, timeout=0.5)
@@ -65,9 +65,11 @@ def test_cluster_mode_is_detected_and_warned_about(
 
 
 def test_eval_renamed_away_is_warned_about(
-    redis_server_factory: Callable[..., object], client_of: Callable[..., redis.Redis]
+    redis_server_factory: Callable[..., object],
+    client_of: Callable[..., redis.Redis],
+    tmp_path: Path,
 ) -> None:
-    server = redis_server_factory("--rename-command", "EVAL", "")
+    server = redis_server_factory("--dir", str(tmp_path), "--rename-command", "EVAL", "")
     result = check_scripting(client_of(server.url))  # type: ignore[attr-defined]
     assert result.status == "WARN"
     assert "EVAL (" in result.detail and "unknown command" in result.detail.lower()
