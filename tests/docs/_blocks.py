@@ -17,7 +17,7 @@ DOCS = ("README.md", "MIGRATION.md", "MIGRATION.zh-CN.md")
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
 _NOT_TESTED = re.compile(r"^\s*<!--\s*not-tested:\s*(?P<reason>.+?)\s*-->\s*$")
 # A first line "# some/path.py" names the file a Python block shows.
-_PATH_COMMENT = re.compile(r"^#\s*(?P<path>[\w./-]+\.py)\s*(?::.*)?$")
+_PATH_COMMENT = re.compile(r"^#\s*(?P<path>[\w./-]+\.py)\s*(?:[:：].*)?$")
 
 POSIX_SHELLS = ("sh", "bash", "shell", "console", "zsh")
 CMD_SHELLS = ("bat", "cmd", "batch")
