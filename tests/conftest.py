@@ -157,10 +157,17 @@ def wait_until() -> Callable[..., Any]:
 class RedisServer:
     """A private ``redis-server`` on a spare port, for tests that stop or freeze Redis."""
 
-    def __init__(self, binary: str, port: int, password: str | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        port: int,
+        password: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.binary = binary
         self.port = port
         self.password = password
+        self.extra_args = extra_args  # more redis-server options, e.g. ("--cluster-enabled", "yes")
         self.url = f"redis://127.0.0.1:{port}/0"
         self.popen: subprocess.Popen[bytes] | None = None
 
@@ -181,6 +188,7 @@ class RedisServer:
                 "--logfile",
                 "",
                 *(["--requirepass", self.password] if self.password else []),
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -224,14 +232,14 @@ class RedisServer:
 @pytest.fixture
 def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
     """Start private redis-server processes on spare ports (never the shared one):
-    ``redis_server_factory(password=None)``."""
+    ``redis_server_factory(*extra_args, password=None)``."""
     binary = shutil.which("redis-server")
     servers: list[RedisServer] = []
 
-    def _make(password: str | None = None) -> RedisServer:
+    def _make(*extra_args: str, password: str | None = None) -> RedisServer:
         if binary is None:
             _unavailable("redis-server is not installed (apt-get install redis-server)")
-        server = RedisServer(binary, unused_port(), password)  # type: ignore[arg-type]
+        server = RedisServer(binary, unused_port(), password, extra_args)  # type: ignore[arg-type]
         servers.append(server)
         server.start()
         return server

@@ -27,8 +27,10 @@ DEFAULT_REDIS_URL = "redis://localhost:6379/0"
 # Seconds a socket operation on the broker or backend may take: a frozen Redis raises
 # instead of hanging a web request or a worker forever.
 SOCKET_TIMEOUT = 5.0
-# Redis re-delivers an unacked message after this long. With acks_late a task waiting
-# for its retry countdown stays unacked, so this must exceed the longest retry delay.
+# Redis re-delivers an unacked message after this long. A message with a countdown or ETA
+# (a retry is a new such message) stays unacked until it runs, acks_late or not, so this
+# must exceed the longest retry delay; with acks_late it must also exceed the longest task
+# runtime, or a long task is delivered again while it still runs (celery#5935).
 DEFAULT_VISIBILITY_TIMEOUT = 3600
 # Room left, above a retry delay, for the retried task itself to run before Redis
 # would hand its still-unacked message to another worker.
@@ -92,14 +94,17 @@ def make_celery_app(
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        # Ack after the task ran, so a worker killed mid-task does not lose it...
+        # Ack after the task ran: a worker stopped mid-task hands it back (a warm shutdown at
+        # once, a SIGKILLed worker only after the visibility timeout)...
         "task_acks_late": True,
         # ...and a task whose worker process died is re-queued rather than failed.
         "task_reject_on_worker_lost": True,
         # Take one message at a time: long tasks do not sit reserved behind each other.
         "worker_prefetch_multiplier": 1,
-        # A worker started before Redis (Electron start order) keeps trying instead of exiting.
+        # A worker started before Redis (Electron start order) keeps trying instead of exiting,
+        # however long Redis takes: Celery's default gives up after 100 tries (~45 min).
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
         # Store name, args and retries with the result: the status API counts attempts.
         "result_extended": True,
         # Report STARTED, so a running task is told apart from one nobody picked up.

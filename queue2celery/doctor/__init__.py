@@ -3,7 +3,8 @@
 Each check is PASS, WARN, FAIL or SKIP (could not run), with the fix in one line. Every
 network wait is bounded (2 s by default). Messages never show a Redis password. One group of
 checks per module: ``_connect`` (broker, backend), ``_settings`` (Redis and Celery settings),
-``_workers`` (workers, task names, queues); ``_run`` puts them in order.
+``_managed`` (cluster mode, Lua refused), ``_workers`` (workers, task names, queues); ``_run``
+puts them in order.
 
     checks = run_doctor("fastapi_app.celery_app:app")
     if any_failed(checks): ...

@@ -12,6 +12,7 @@ from celery import Celery
 from ..errors import ConfigError, redact_url
 from ._check import Check
 from ._connect import first_url, is_redis_url, ping_url, redis_client
+from ._managed import check_cluster, check_scripting
 from ._settings import (
     check_eviction,
     check_persistence,
@@ -39,6 +40,8 @@ CHECK_NAMES = (
     "serializer",
     "redis_eviction",
     "redis_persistence",
+    "redis_cluster",
+    "redis_eval",
 )
 DEFAULT_TIMEOUT = 2.0
 
@@ -141,7 +144,7 @@ def _server_check(name: str, url: str | None, what: str, timeout: float) -> Chec
         return Check(
             name,
             "WARN",
-            f"no {what} is configured: task states cannot be read (all look PENDING)",
+            f"no {what} is configured: task states cannot be read (AsyncResult.state raises)",
             "set CELERY_RESULT_BACKEND (the same Redis as the broker is fine)",
         )
     if url.startswith("rpc://"):
@@ -193,6 +196,7 @@ def run_doctor(
     client = redis_client(broker_url, timeout) if reachable else None
     try:
         checks += [check_eviction(client), check_persistence(client)]
+        checks += [check_cluster(client), check_scripting(client)]
     finally:
         if client is not None:
             client.close()
