@@ -12,7 +12,6 @@ compression, expiry, sent events or publish signals. Anything else goes through
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import redis
 from celery import Celery, Task, signals
 from celery.app.task import extract_exec_options
 
+from ..celery_tasks._push import GuardedPush, PublishExpired
 from ..celery_tasks.status import sent_key
 from ._message import MessageBuilder, Plan
 
@@ -31,40 +31,6 @@ __all__ = ["Prepared", "PublishExpired", "Publisher", "fast_path_blocker", "fast
 _DEFAULT_SEP = "\x06\x16"
 _DEFAULT_STEPS = (0, 3, 6, 9)
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
-# KEYS: n queue keys, then n sent-marker keys; ARGV: marker TTL, deadline (server time in
-# ms, 0 for none), then the n messages. LPUSH one by one keeps FIFO order within a queue.
-# The deadline makes a publish that reached a frozen Redis, whose client gave up waiting,
-# do nothing when Redis wakes up: the client has already applied its outage policy.
-# The marker is SET NX: a task id whose marker exists was published before (a publish whose
-# answer was lost, then sent again), so its messages are not pushed a second time.
-_PUSH_SCRIPT = """
-local deadline = tonumber(ARGV[2])
-if deadline > 0 then
-    local t = redis.call('TIME')
-    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-        return -1
-    end
-end
-local n = #ARGV - 2
-local ttl = tonumber(ARGV[1])
-local fresh = {}
-local pushed = 0
-for i = 1, n do
-    local marker = KEYS[n + i]
-    if fresh[marker] == nil then
-        fresh[marker] = redis.call('SET', marker, '1', 'NX', 'EX', ttl) and true or false
-    end
-    if fresh[marker] then
-        redis.call('LPUSH', KEYS[i], ARGV[i + 2])
-        pushed = pushed + 1
-    end
-end
-return pushed
-"""
-
-
-class PublishExpired(redis.TimeoutError):
-    """Raised when Redis ran a publish only after its client's deadline (so it did nothing)."""
 
 
 @dataclass(frozen=True)
@@ -124,10 +90,7 @@ class Publisher:
         # The sent marker is always set on the broker with the message: it is what a spool
         # replay checks so that a message is never pushed twice.
         self._marker_ttl = marker_ttl
-        # Leave the reply time to come back before the client's socket timeout hits.
-        self._deadline_after_ms = int(max(timeout - min(0.5, timeout / 4), 0.1) * 1000)
-        self._clock_offset_ms: float | None = None
-        self._script = client.register_script(_PUSH_SCRIPT)
+        self._push = GuardedPush(client, marker_ttl=marker_ttl, timeout=timeout)
         options = app.conf.broker_transport_options or {}
         self._sep = options.get("sep", _DEFAULT_SEP)
         self._steps = tuple(sorted(options.get("priority_steps", _DEFAULT_STEPS)))
@@ -184,10 +147,7 @@ class Publisher:
 
     def sync_clock(self) -> None:
         """Measure the Redis server's clock against ours (for publish deadlines)."""
-        before = time.time()
-        seconds, micros = self.client.time()
-        after = time.time()
-        self._clock_offset_ms = (seconds + micros / 1e6 - (before + after) / 2) * 1000
+        self._push.sync_clock()
 
     def publish(self, prepared: Sequence[Prepared]) -> int:
         """Push the messages and their sent markers in one Lua script: all land or none.
@@ -195,20 +155,7 @@ class Publisher:
         ``Prepared.key`` is the full Redis key (prefixed already). A task id whose sent
         marker exists is not pushed again: sending the same id twice queues it once.
         Returns how many messages were pushed.
-
-        One EVALSHA instead of an LPUSH and a SET per message: redis-py spends more time
-        packing and parsing commands than Redis spends running them.
         """
-        if not prepared:
-            return 0
-        deadline = 0
-        if self._clock_offset_ms is not None:
-            deadline = int(time.time() * 1000 + self._clock_offset_ms + self._deadline_after_ms)
-        keys = [m.key for m in prepared]
-        keys.extend([sent_key(m.task_id, m.prefix) for m in prepared])
-        args: list[Any] = [self._marker_ttl, deadline]
-        args.extend([m.message for m in prepared])
-        pushed = int(self._script(keys=keys, args=args))
-        if pushed == -1:
-            raise PublishExpired("Redis ran the publish after its deadline; it did nothing")
-        return pushed
+        return self._push.push(
+            [(m.key, m.message, sent_key(m.task_id, m.prefix)) for m in prepared]
+        )

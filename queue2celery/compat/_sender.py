@@ -23,6 +23,7 @@ from celery import Celery, Task
 from kombu.exceptions import EncodeError, OperationalError
 
 from ..celery_tasks import celery_status
+from ..celery_tasks._capture import capture_connection, capturing
 from ..celery_tasks.status import (
     backend_key_prefix,
     broker_key_prefix,
@@ -33,7 +34,6 @@ from ..celery_tasks.status import (
 from ..errors import BrokerUnavailable, PayloadError
 from ..legacy_queue import TaskQueue
 from ._background import CircuitBreaker
-from ._capture import capture_connection, capturing
 from ._handle import CeleryHandle
 from ._ledger import Ledger, SendPolicy
 from ._message import new_ids
