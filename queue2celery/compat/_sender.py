@@ -291,7 +291,8 @@ class Sender:
             self._tripped(exc)
             handles = self._sent(batch[:done])
             rest = batch[done:]
-            return handles + self._outage(rest, None, exc, waited=True, maybe_sent=True)
+            maybe = _maybe_written(exc)
+            return handles + self._outage(rest, None, exc, waited=True, maybe_sent=maybe)
         return self._sent(batch)
 
     def _tripped(self, exc: BaseException) -> None:
