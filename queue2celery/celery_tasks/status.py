@@ -20,6 +20,8 @@ from ..errors import ConfigError
 __all__ = [
     "DEFAULT_SENT_TTL",
     "SENT_KEY_PREFIX",
+    "backend_key_prefix",
+    "broker_key_prefix",
     "celery_status",
     "mark_app_sent",
     "mark_sent",
@@ -52,9 +54,24 @@ class _Getter(Protocol):
     def exists(self, *names: str) -> Any: ...
 
 
-def sent_key(task_id: str) -> str:
-    """The Redis key marking ``task_id`` as sent."""
-    return f"{SENT_KEY_PREFIX}{task_id}"
+def sent_key(task_id: str, prefix: str = "") -> str:
+    """The Redis key marking ``task_id`` as sent (``prefix``: the server's global_keyprefix)."""
+    return f"{prefix}{SENT_KEY_PREFIX}{task_id}"
+
+
+def broker_key_prefix(app: Celery) -> str:
+    """What kombu puts before every broker key (``broker_transport_options.global_keyprefix``)."""
+    options = app.conf.broker_transport_options or {}
+    return str(options.get("global_keyprefix") or "")
+
+
+def backend_key_prefix(app: Celery) -> str:
+    """What Celery puts before every result key, normalized as Celery does (a ``_`` added)."""
+    options = app.conf.result_backend_transport_options or {}
+    prefix = str(options.get("global_keyprefix") or "")
+    if prefix and prefix[-1] not in ":_-.":
+        prefix += "_"
+    return prefix
 
 
 def sent_ttl(app: Celery) -> int:
@@ -69,14 +86,16 @@ def sent_ttl(app: Celery) -> int:
     return seconds if seconds > 0 else DEFAULT_SENT_TTL
 
 
-def mark_sent(client_or_pipeline: _Setter, task_id: str, ttl: int = DEFAULT_SENT_TTL) -> None:
+def mark_sent(
+    client_or_pipeline: _Setter, task_id: str, ttl: int = DEFAULT_SENT_TTL, prefix: str = ""
+) -> None:
     """SET the sent marker; works on a client or inside a caller's pipeline."""
-    client_or_pipeline.set(sent_key(task_id), "1", ex=ttl)
+    client_or_pipeline.set(sent_key(task_id, prefix), "1", ex=ttl)
 
 
-def was_sent(client: _Getter, task_id: str) -> bool:
+def was_sent(client: _Getter, task_id: str, prefix: str = "") -> bool:
     """True when some sender marked ``task_id`` (and the marker has not expired)."""
-    return bool(client.exists(sent_key(task_id)))
+    return bool(client.exists(sent_key(task_id, prefix)))
 
 
 def sent_client(app: Celery) -> Any:
@@ -101,7 +120,7 @@ def mark_app_sent(app: Celery, task_id: str) -> bool:
     Without the marker the status API answers 404 until the task starts.
     """
     try:
-        mark_sent(sent_client(app), task_id, ttl=sent_ttl(app))
+        mark_sent(sent_client(app), task_id, ttl=sent_ttl(app), prefix=backend_key_prefix(app))
     except Exception as exc:  # any Redis or config error: logged, not raised
         log.warning("task %s was sent but its sent marker could not be set: %r", task_id, exc)
         return False

@@ -12,7 +12,6 @@ compression, expiry, sent events or publish signals. Anything else goes through
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import redis
 from celery import Celery, Task, signals
 from celery.app.task import extract_exec_options
 
+from ..celery_tasks._push import GuardedPush, PublishExpired
 from ..celery_tasks.status import sent_key
 from ._message import MessageBuilder, Plan
 
@@ -31,40 +31,21 @@ __all__ = ["Prepared", "PublishExpired", "Publisher", "fast_path_blocker", "fast
 _DEFAULT_SEP = "\x06\x16"
 _DEFAULT_STEPS = (0, 3, 6, 9)
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
-# KEYS: n queue keys, then n sent-marker keys; ARGV: marker TTL, deadline (server time in
-# ms, 0 for none), then the n messages. LPUSH one by one keeps FIFO order within a queue.
-# The deadline makes a publish that reached a frozen Redis, whose client gave up waiting,
-# do nothing when Redis wakes up: the client has already applied its outage policy.
-_PUSH_SCRIPT = """
-local deadline = tonumber(ARGV[2])
-if deadline > 0 then
-    local t = redis.call('TIME')
-    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-        return -1
-    end
-end
-local n = #ARGV - 2
-local ttl = tonumber(ARGV[1])
-for i = 1, n do
-    redis.call('LPUSH', KEYS[i], ARGV[i + 2])
-    redis.call('SET', KEYS[n + i], '1', 'EX', ttl)
-end
-return n
-"""
-
-
-class PublishExpired(redis.TimeoutError):
-    """Raised when Redis ran a publish only after its client's deadline (so it did nothing)."""
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """One message ready to push: the list key and the exact JSON kombu would LPUSH."""
+    """One message ready to push: the full list key and the exact JSON kombu would LPUSH.
+
+    ``prefix`` is the broker's global_keyprefix (already part of ``key``); the task's sent
+    marker on the broker carries it too.
+    """
 
     task_id: str
     task_name: str
     key: str
     message: str
+    prefix: str = ""
 
 
 def fast_path_scheme(url: object) -> bool:
@@ -94,17 +75,22 @@ class Publisher:
     """Builds and pushes messages for the tasks of one Celery app."""
 
     def __init__(
-        self, app: Celery, client: redis.Redis, *, marker_ttl: int, timeout: float
+        self,
+        app: Celery,
+        client: redis.Redis,
+        *,
+        marker_ttl: int,
+        timeout: float,
+        key_prefix: str = "",
     ) -> None:
         self.app = app
         self.client = client
+        # kombu's global_keyprefix: queue keys and the sent markers of this broker carry it.
+        self.key_prefix = key_prefix
         # The sent marker is always set on the broker with the message: it is what a spool
         # replay checks so that a message is never pushed twice.
         self._marker_ttl = marker_ttl
-        # Leave the reply time to come back before the client's socket timeout hits.
-        self._deadline_after_ms = int(max(timeout - min(0.5, timeout / 4), 0.1) * 1000)
-        self._clock_offset_ms: float | None = None
-        self._script = client.register_script(_PUSH_SCRIPT)
+        self._push = GuardedPush(client, marker_ttl=marker_ttl, timeout=timeout)
         options = app.conf.broker_transport_options or {}
         self._sep = options.get("sep", _DEFAULT_SEP)
         self._steps = tuple(sorted(options.get("priority_steps", _DEFAULT_STEPS)))
@@ -151,35 +137,25 @@ class Publisher:
 
     def queue_keys(self, task: Task) -> list[str]:
         """Every Redis list the task's messages can land in (one per priority step)."""
-        queue = self.plan(task).queue
+        queue = self.key_prefix + self.plan(task).queue
         return [queue if step == 0 else f"{queue}{self._sep}{step}" for step in self._steps]
 
     def prepare(self, task: Task, item: Any, task_id: str, priority: int, tag: str) -> Prepared:
         """Build the message; raises kombu's EncodeError when the payload cannot travel."""
         key, message = self.builder.build(self.plan(task), item, task_id, priority, tag)
-        return Prepared(task_id, task.name, key, message)
+        return Prepared(task_id, task.name, self.key_prefix + key, message, self.key_prefix)
 
     def sync_clock(self) -> None:
         """Measure the Redis server's clock against ours (for publish deadlines)."""
-        before = time.time()
-        seconds, micros = self.client.time()
-        after = time.time()
-        self._clock_offset_ms = (seconds + micros / 1e6 - (before + after) / 2) * 1000
+        self._push.sync_clock()
 
-    def publish(self, prepared: Sequence[Prepared]) -> None:
+    def publish(self, prepared: Sequence[Prepared]) -> int:
         """Push the messages and their sent markers in one Lua script: all land or none.
 
-        One EVALSHA instead of an LPUSH and a SET per message: redis-py spends more time
-        packing and parsing commands than Redis spends running them.
+        ``Prepared.key`` is the full Redis key (prefixed already). A task id whose sent
+        marker exists is not pushed again: sending the same id twice queues it once.
+        Returns how many messages were pushed.
         """
-        if not prepared:
-            return
-        deadline = 0
-        if self._clock_offset_ms is not None:
-            deadline = int(time.time() * 1000 + self._clock_offset_ms + self._deadline_after_ms)
-        keys = [m.key for m in prepared]
-        keys.extend([sent_key(m.task_id) for m in prepared])
-        args: list[Any] = [self._marker_ttl, deadline]
-        args.extend([m.message for m in prepared])
-        if self._script(keys=keys, args=args) == -1:
-            raise PublishExpired("Redis ran the publish after its deadline; it did nothing")
+        return self._push.push(
+            [(m.key, m.message, sent_key(m.task_id, m.prefix)) for m in prepared]
+        )

@@ -1,61 +1,121 @@
-"""Sending a batch to Celery: payload checks, the publish, and the broker-outage policy."""
+"""Sending a batch to Celery: payload checks, the publish, and the broker-outage policy.
+
+Every message reaches Redis through one Lua script (see ``_publisher``): the fast path builds
+it, the ``apply_async`` path captures what kombu built (see ``_capture``). The script carries
+a deadline, so a publish Redis runs after its client gave up does nothing, and sets the sent
+marker NX, so a task id is queued at most once, whichever path, retry or replay sends it.
+
+A publish whose answer never came has an unknown outcome (Redis may have run it just before
+it froze). It is never reported as "nothing enqueued" and never repeated blindly: ``raise``
+says the task may be queued; ``spool`` keeps it and the replay checks the marker; ``legacy``
+holds it (it must not also run in process) until the broker answers and the marker tells.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
 
 import redis
-from celery import Task
+from celery import Celery, Task
 from kombu.exceptions import EncodeError, OperationalError
 
 from ..celery_tasks import celery_status
-from ..celery_tasks.status import mark_sent, sent_client, sent_ttl
+from ..celery_tasks._capture import capture_connection, capturing
+from ..celery_tasks.status import (
+    backend_key_prefix,
+    broker_key_prefix,
+    mark_sent,
+    sent_client,
+    sent_ttl,
+)
 from ..errors import BrokerUnavailable, PayloadError
+from ..legacy_queue import TaskQueue
+from ._background import CircuitBreaker
 from ._handle import CeleryHandle
+from ._ledger import Ledger, SendPolicy
 from ._message import new_ids
-from ._publisher import Prepared, Publisher, fast_path_blocker
+from ._publisher import Prepared, Publisher, PublishExpired, fast_path_blocker
 from .payload import DRIFT_SERIALIZERS, drift, encode, unserializable
-from .spool import ReplayResult
-
-if TYPE_CHECKING:
-    from .compat_queue import CompatQueue
+from .spool import ReplayResult, Spool
 
 __all__ = ["Item", "Sender"]
 
 log = logging.getLogger("queue2celery.compat")
 
-# (task name, item, task id, priority)
-Item = tuple[str, Any, str, int]
 _BROKER_ERRORS = (redis.RedisError, OperationalError, ConnectionError, TimeoutError)
+
+
+class Item(NamedTuple):
+    """One item to send: the task it goes to, the payload, its task id and priority."""
+
+    name: str
+    item: Any
+    task_id: str
+    priority: int = 0
 
 
 def _same_redis(a: object, b: object) -> bool:
     return isinstance(a, str) and isinstance(b, str) and a.rstrip("/") == b.rstrip("/")
 
 
-class Sender:
-    """The Celery side of one CompatQueue."""
+def _maybe_written(exc: BaseException) -> bool:
+    """False when the publish certainly did not reach Redis; True when it may have."""
+    if isinstance(exc, PublishExpired):
+        return False  # Redis ran it after the deadline: it did nothing
+    text = str(exc).lower()
+    # redis-py: "Error 111 connecting to ...", "Timeout connecting to server": nothing written.
+    return "connecting to" not in text and "connection refused" not in text
 
-    def __init__(self, owner: CompatQueue, client: redis.Redis | None, *, strict: bool) -> None:
-        self.owner = owner
-        self.app = owner.app
+
+class Sender:
+    """The Celery side of one CompatQueue: it reads a policy and writes a ledger."""
+
+    def __init__(
+        self,
+        app: Celery,
+        tasks: dict[str, Task],
+        client: redis.Redis | None,
+        policy: SendPolicy,
+        ledger: Ledger,
+        breaker: CircuitBreaker,
+        *,
+        spool: Spool | None = None,
+        fallback: TaskQueue | None = None,
+    ) -> None:
+        self.app = app
+        self.tasks = tasks
         self.client = client
-        self.strict = strict
-        self.ttl = sent_ttl(self.app)
-        conf = self.app.conf
+        self.policy = policy
+        self.ledger = ledger
+        self.breaker = breaker
+        self.spool = spool
+        self.fallback = fallback
+        self.ttl = sent_ttl(app)
+        conf = app.conf
+        self.key_prefix = broker_key_prefix(app)
         # The marker lives next to the results; the publish script sets it on the broker, so
-        # with a result backend elsewhere it is also set there.
-        self.marker_in_pipeline = _same_redis(conf.broker_url, conf.result_backend)
-        self.app_blocker = fast_path_blocker(self.app) if client is not None else "no Redis broker"
+        # with a result backend elsewhere (or under another prefix) it is also set there.
+        self.marker_in_pipeline = _same_redis(
+            conf.broker_url, conf.result_backend
+        ) and self.key_prefix == backend_key_prefix(app)
+        self.app_blocker = fast_path_blocker(app) if client is not None else "no Redis broker"
         self._task_blockers: dict[str, str | None] = {}
         self._warned: set[str] = set()
         self._local = threading.local()
+        # Messages whose publish outcome is unknown under the 'legacy' policy (see _outage).
+        self._held: list[Prepared] = []
+        self._held_lock = threading.Lock()
         self.publisher = (
-            Publisher(self.app, client, marker_ttl=self.ttl, timeout=owner.broker_timeout)
+            Publisher(
+                app,
+                client,
+                marker_ttl=self.ttl,
+                timeout=policy.broker_timeout,
+                key_prefix=self.key_prefix,
+            )
             if client is not None
             else None
         )
@@ -86,7 +146,7 @@ class Sender:
         if found is None:
             return
         path, change = found
-        if self.strict:
+        if self.policy.strict:
             raise PayloadError(
                 f"{path}: {change} on the way through {serializer}, and strict mode is on; "
                 "send the type the handler expects (or build the queue with strict=False); "
@@ -105,67 +165,143 @@ class Sender:
                 serializer,
             )
 
+    def _check_size(self, task_name: str, size: int) -> None:
+        limit = self.policy.max_payload_bytes
+        if size > limit:
+            raise PayloadError(
+                f"payload: the message for {task_name!r} is {size:,} bytes, over the "
+                f"max_payload_bytes limit of {limit:,}; send a reference (a file path, an "
+                "object-store key, a database id) instead of the data, or raise "
+                "max_payload_bytes; nothing was enqueued"
+            )
+
+    def _payload_checked(self, task: Task, item: Any, serializer: str, build: Any) -> Any:
+        """Run ``build()``; kombu's refusal and too-deep nesting become PayloadErrors."""
+        try:
+            try:
+                result = build()
+            except EncodeError as exc:
+                raise unserializable(item, serializer, exc) from exc
+            self._check_drift(task, item, serializer)
+        except RecursionError as exc:
+            raise PayloadError(
+                "payload: nested deeper than Python's recursion limit "
+                f"({type(exc).__name__}); flatten it (a list of rows instead of a chain of "
+                "dicts) before it is sent; nothing was enqueued"
+            ) from None
+        return result
+
     def _prepare(self, task: Task, item: Any, task_id: str, priority: int, tag: str) -> Prepared:
         assert self.publisher is not None
         serializer = self.publisher.serializer_for(task)
-        try:
-            prepared = self.publisher.prepare(task, item, task_id, priority, tag)
-        except EncodeError as exc:
-            raise unserializable(item, serializer, exc) from exc
-        self._check_drift(task, item, serializer)
+        prepared: Prepared = self._payload_checked(
+            task,
+            item,
+            serializer,
+            lambda: self.publisher.prepare(task, item, task_id, priority, tag),
+        )
+        self._check_size(task.name, len(prepared.message))
         return prepared
 
     def _check(self, task: Task, item: Any) -> None:
         serializer = task.serializer or self.app.conf.task_serializer
-        try:
-            encode(([item], {}, {}), serializer)
-        except EncodeError as exc:
-            raise unserializable(item, serializer, exc) from exc
-        self._check_drift(task, item, serializer)
+        _, _, data = self._payload_checked(
+            task, item, serializer, lambda: encode(([item], {}, {}), serializer)
+        )
+        self._check_size(task.name, len(data))
+
+    def _capture(self, batch: list[Item]) -> list[Prepared]:
+        """Celery's own apply_async for each item, with the push captured (no I/O)."""
+        producer = getattr(self._local, "capture", None)
+        if producer is None:
+            producer = self.app.amqp.Producer(capture_connection(self.app))
+            self._local.capture = producer
+        prepared: list[Prepared] = []
+        for it in batch:
+            task = self.tasks[it.name]
+            with capturing() as sink:
+                # Task.apply_async itself: a HandlerTask would set the sent marker now,
+                # before the push, and the push would then take the task for a duplicate.
+                Task.apply_async(
+                    task,
+                    args=[it.item],
+                    task_id=it.task_id,
+                    priority=_clamp(it.priority),
+                    retry=False,
+                    producer=producer,
+                )
+            if not sink:
+                raise PayloadError(
+                    f"task {it.name!r}: Celery routed the message to no queue (a fanout "
+                    "exchange or a route to an undeclared exchange); route it to a queue; "
+                    "nothing was enqueued"
+                )
+            for key, message in sink:
+                self._check_size(it.name, len(message))
+                prepared.append(Prepared(it.task_id, it.name, key, message, self.key_prefix))
+        return prepared
 
     # -- send ---------------------------------------------------------------------------
     def send(self, batch: list[Item]) -> list[Any]:
         """Send every item or none; on a broker failure apply the outage policy to all."""
-        tasks = self.owner.tasks
-        fast = all(self.blocker(tasks[name]) is None for name, *_ in batch)
+        tasks = self.tasks
         prepared: list[Prepared] | None = None
-        if fast:
+        if all(self.blocker(tasks[it.name]) is None for it in batch):
             tags = new_ids(len(batch))
             prepared = [
-                self._prepare(tasks[n], item, tid, pri, tag)
-                for (n, item, tid, pri), tag in zip(batch, tags, strict=True)
+                self._prepare(tasks[it.name], it.item, it.task_id, it.priority, tag)
+                for it, tag in zip(batch, tags, strict=True)
             ]
         else:
-            for name, item, _tid, _pri in batch:
-                self._check(tasks[name], item)
-        if self.owner.breaker.is_open:
-            return self._outage(batch, prepared, self.owner.breaker.last_error, waited=False)
+            for it in batch:
+                self._check(tasks[it.name], it.item)
+            if self.publisher is not None:
+                prepared = self._capture(batch)
+        if self.breaker.is_open:
+            return self._outage(batch, prepared, self.breaker.last_error, waited=False)
+        if prepared is None:
+            return self._send_through_celery(batch)
+        assert self.publisher is not None
+        try:
+            self.publisher.publish(prepared)
+        except _BROKER_ERRORS as exc:
+            self._tripped(exc)
+            maybe = _maybe_written(exc)
+            return self._outage(batch, prepared, exc, waited=True, maybe_sent=maybe)
+        if not self.marker_in_pipeline:
+            self._mark_elsewhere(sorted({p.task_id for p in prepared}))
+        return self._sent(batch)
+
+    def _send_through_celery(self, batch: list[Item]) -> list[Any]:
+        """Not a single Redis URL (AMQP, sentinel, a failover list): Celery publishes."""
         done = 0
         try:
-            if prepared is not None:
-                assert self.publisher is not None
-                self.publisher.publish(prepared)
-                done = len(batch)
-                if not self.marker_in_pipeline:
-                    self._mark_elsewhere([p.task_id for p in prepared])
-            else:
-                producer = self._producer()
-                for name, item, task_id, priority in batch:
-                    tasks[name].apply_async(
-                        args=[item],
-                        task_id=task_id,
-                        priority=_clamp(priority),
-                        retry=False,
-                        producer=producer,
-                    )
-                    done += 1
+            producer = self._producer()
+            for it in batch:
+                self.tasks[it.name].apply_async(
+                    args=[it.item],
+                    task_id=it.task_id,
+                    priority=_clamp(it.priority),
+                    retry=False,
+                    producer=producer,
+                )
+                done += 1
         except _BROKER_ERRORS as exc:
             self._drop_producer()
-            if self.owner.breaker.trip(exc):
-                log.warning("broker %s does not answer: %r", self.owner.redacted_broker_url, exc)
+            self._tripped(exc)
             handles = self._sent(batch[:done])
-            return handles + self._outage(batch[done:], _rest(prepared, done), exc, waited=True)
+            rest = batch[done:]
+            maybe = _maybe_written(exc)
+            return handles + self._outage(rest, None, exc, waited=True, maybe_sent=maybe)
         return self._sent(batch)
+
+    def _tripped(self, exc: BaseException) -> None:
+        if self.breaker.trip(exc):
+            log.warning(
+                "broker %s does not answer: %s",
+                self.policy.redacted_broker_url,
+                self.policy.scrub(repr(exc)),
+            )
 
     def _producer(self) -> Any:
         """This thread's kombu producer, on a connection with the queue's bounded timeouts.
@@ -175,7 +311,7 @@ class Sender:
         """
         producer = getattr(self._local, "producer", None)
         if producer is None:
-            timeout = self.owner.broker_timeout
+            timeout = self.policy.broker_timeout
             options = dict(self.app.conf.broker_transport_options or {})
             options.update(socket_timeout=timeout, socket_connect_timeout=timeout)
             connection = self.app.connection_for_write(
@@ -195,39 +331,61 @@ class Sender:
                 log.debug("closing the apply_async connection failed", exc_info=True)
 
     def _sent(self, batch: list[Item]) -> list[Any]:
-        for name, *_ in batch:
-            self.owner.count(name, "celery")
-        self.owner.track(task_id for _n, _i, task_id, _p in batch)
-        return [CeleryHandle(task_id, self.app) for _n, _i, task_id, _p in batch]
+        for it in batch:
+            self.ledger.count(it.name, "celery")
+        self.ledger.track(it.task_id for it in batch)
+        return [CeleryHandle(it.task_id, self.app) for it in batch]
 
     def _mark_elsewhere(self, task_ids: list[str]) -> None:
         try:
+            prefix = backend_key_prefix(self.app)
             with sent_client(self.app).pipeline(transaction=False) as pipe:
                 for task_id in task_ids:
-                    mark_sent(pipe, task_id, ttl=self.ttl)
+                    mark_sent(pipe, task_id, ttl=self.ttl, prefix=prefix)
                 pipe.execute()
         except Exception as exc:  # the messages are out; never send twice
             log.warning(
-                "sent %d task(s) but could not set their sent markers: %r", len(task_ids), exc
+                "sent %d task(s) but could not set their sent markers: %s",
+                len(task_ids),
+                self.policy.scrub(repr(exc)),
             )
 
     # -- outage ---------------------------------------------------------------------------
-    def unavailable(self, exc: BaseException | None, *, waited: bool = True) -> BrokerUnavailable:
-        owner = self.owner
-        detail = _scrub(f"{type(exc).__name__}: {exc}", owner.broker_url) if exc else "no answer"
+    def unavailable(
+        self,
+        exc: BaseException | None,
+        *,
+        waited: bool = True,
+        task_ids: list[str] | None = None,
+        maybe_sent: bool = False,
+    ) -> BrokerUnavailable:
+        policy = self.policy
+        detail = policy.scrub(f"{type(exc).__name__}: {exc}") if exc else "no answer"
         how = (
             "did not answer"
             if waited
-            else f"is known to be down (a probe checks every {owner.probe_interval:g} s)"
+            else f"is known to be down (a probe checks every {policy.probe_interval:g} s)"
         )
-        opened = owner.breaker.opened_at
+        opened = self.breaker.opened_at
         since = ""
         if not waited and opened is not None:
             since = f" since {time.monotonic() - opened:.1f}s ago"
+        ids = task_ids or []
+        if maybe_sent:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            outcome = (
+                f"the publish was written but its answer never came, so task(s) {shown} MAY "
+                "be queued (a copy Redis runs late does nothing). Sending again with the same "
+                "task_id is safe: a task id is queued at most once"
+            )
+        else:
+            outcome = "nothing was enqueued"
         return BrokerUnavailable(
-            f"the broker {owner.redacted_broker_url} {how}{since} ({detail}); nothing was "
-            "enqueued. Start Redis (or fix REDIS_URL / CELERY_BROKER_URL), or build the "
-            "CompatQueue with on_broker_error='legacy' or 'spool' to keep working during outages"
+            f"the broker {policy.redacted_broker_url} {how}{since} ({detail}); {outcome}. "
+            "Start Redis (or fix REDIS_URL / CELERY_BROKER_URL), or build the "
+            "CompatQueue with on_broker_error='legacy' or 'spool' to keep working during outages",
+            task_ids=ids,
+            maybe_sent=maybe_sent,
         )
 
     def _outage(
@@ -237,67 +395,80 @@ class Sender:
         exc: BaseException | None,
         *,
         waited: bool,
+        maybe_sent: bool = False,
     ) -> list[Any]:
         if not batch:
             return []
-        owner = self.owner
-        policy = owner.on_broker_error
-        if policy == "legacy":
+        policy = self.policy
+        ids = [it.task_id for it in batch]
+        where = policy.redacted_broker_url
+        if policy.on_broker_error == "legacy" and self.fallback is not None and not maybe_sent:
             if waited:
                 log.warning(
                     "broker %s is down: running %d task(s) in process (on_broker_error='legacy')",
-                    owner.redacted_broker_url,
+                    where,
                     len(batch),
                 )
             handles = []
-            for name, item, task_id, priority in batch:
-                owner.count(name, "fallback")
-                handles.append(owner.task_queue.put(item, priority=priority, task_id=task_id))
+            for it in batch:
+                self.ledger.count(it.name, "fallback")
+                handles.append(self.fallback.put(it.item, priority=it.priority, task_id=it.task_id))
             return handles
-        if policy == "spool" and owner.spool is not None:
-            if prepared is None:
-                if self.publisher is None:
-                    raise self.unavailable(exc, waited=waited)
-                tasks = owner.tasks
-                tags = new_ids(len(batch))
-                prepared = [
-                    self.publisher.prepare(tasks[n], item, tid, pri, tag)
-                    for (n, item, tid, pri), tag in zip(batch, tags, strict=True)
-                ]
-            owner.spool.add(prepared)
-            owner.spooled()
-            log.log(
-                logging.WARNING if waited else logging.DEBUG,
-                "broker %s is down: kept %d task(s) in the spool %s; they are sent when it is back",
-                owner.redacted_broker_url,
-                len(prepared),
-                owner.spool.path,
-            )
-            for name, *_ in batch:
-                owner.count(name, "celery")
-            return [CeleryHandle(p.task_id, self.app, spooled=True) for p in prepared]
-        raise self.unavailable(exc, waited=waited) from exc
-
-    def replay_spool(self) -> ReplayResult:
-        owner = self.owner
-        assert owner.spool is not None and self.client is not None
-        result = owner.spool.replay(
-            self.client, marker_ttl=self.ttl, redacted_url=owner.redacted_broker_url
+        keep = policy.on_broker_error == "spool" and self.spool is not None
+        hold = policy.on_broker_error == "legacy" and maybe_sent
+        if prepared is None or not (keep or hold):
+            raise self.unavailable(exc, waited=waited, task_ids=ids, maybe_sent=maybe_sent) from exc
+        if keep:
+            assert self.spool is not None
+            self.spool.add(prepared)
+            what = f"kept {len(batch)} task(s) in the spool {self.spool.path}"
+        else:
+            # Running it in process could run it twice (it may be queued): hold it until
+            # the broker answers and the sent marker tells whether it landed.
+            with self._held_lock:
+                self._held.extend(prepared)
+            what = f"holding {len(batch)} task(s) whose publish outcome is unknown"
+        self.ledger.replay_due = True
+        log.log(
+            logging.WARNING if waited else logging.DEBUG,
+            "broker %s is down: %s; they are sent when it is back (once per task id)",
+            where,
+            what,
         )
+        for it in batch:
+            self.ledger.count(it.name, "celery")
+        self.ledger.track(ids)
+        return [CeleryHandle(task_id, self.app, spooled=True) for task_id in ids]
+
+    def replay(self) -> ReplayResult | None:
+        """Send the held messages and the spool (each task id at most once); None if idle."""
+        if not self.ledger.replay_due or self.publisher is None:
+            return None
+        with self._held_lock:
+            held, self._held = self._held, []
+        sent = already = 0
+        if held:
+            try:
+                sent = self.publisher.publish(held)
+            except _BROKER_ERRORS as exc:
+                with self._held_lock:
+                    self._held[:0] = held
+                ids = [p.task_id for p in held]
+                raise self.unavailable(exc, task_ids=ids, maybe_sent=_maybe_written(exc)) from exc
+            already = len(held) - sent  # their marker existed: the first publish landed
+        result = ReplayResult(sent, already, 0)
+        if self.spool is not None:
+            assert self.client is not None
+            spooled = self.spool.replay(
+                self.client, marker_ttl=self.ttl, redacted_url=self.policy.redacted_broker_url
+            )
+            result = ReplayResult(
+                sent + spooled.sent, already + spooled.already_sent, spooled.remaining
+            )
+        with self._held_lock:
+            self.ledger.replay_due = bool(self._held) or result.remaining > 0
         return result
 
 
 def _clamp(priority: int) -> int:
     return min(max(int(priority), 0), 9)
-
-
-def _rest(prepared: list[Prepared] | None, done: int) -> list[Prepared] | None:
-    return None if prepared is None else prepared[done:]
-
-
-def _scrub(text: str, url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return text
-    return text.replace(password, "***") if password else text

@@ -10,9 +10,8 @@ import os
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import redis
 from celery import Celery
@@ -22,9 +21,10 @@ from ..errors import BrokerUnavailable, ConfigError, redact_url
 from ..legacy_queue import TaskQueue
 from ._background import Background, CircuitBreaker, Job
 from ._handle import FINISHED
+from ._ledger import DEFAULT_MAX_PAYLOAD_BYTES, Ledger, SendPolicy
 from ._message import new_ids
 from ._publisher import fast_path_scheme
-from ._sender import Sender
+from ._sender import Item, Sender
 from .rollout import Rollout
 from .rollout_store import DEFAULT_NAMESPACE, RolloutStore
 from .spool import Spool
@@ -36,8 +36,15 @@ log = logging.getLogger("queue2celery.compat")
 OnBrokerError = Literal["raise", "legacy", "spool"]
 STRICT_ENV_VAR = "Q2C_STRICT"
 _POLICIES = ("raise", "legacy", "spool")
-# join() waits for at most this many Celery ids sent since the last join.
-_MAX_TRACKED = 100_000
+
+
+class Routed(NamedTuple):
+    """One item of a put_many, with the backend the rollout chose for it."""
+
+    backend: str
+    name: str
+    item: Any
+    task_id: str
 
 
 class CompatQueue:
@@ -65,6 +72,7 @@ class CompatQueue:
         broker_timeout: float = 2.0,
         probe_interval: float = 0.5,
         refresh_interval: float = 2.0,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         if on_broker_error not in _POLICIES:
             raise ConfigError(
@@ -72,6 +80,10 @@ class CompatQueue:
             )
         if not 0 < broker_timeout <= 5:
             raise ConfigError(f"broker_timeout={broker_timeout!r}: use a value in (0, 5] seconds")
+        if not isinstance(max_payload_bytes, int) or max_payload_bytes <= 0:
+            raise ConfigError(
+                f"max_payload_bytes={max_payload_bytes!r}: use a positive number of bytes"
+            )
         self.task_queue = task_queue
         self.app = app
         self.tasks = register_handlers(app, task_queue)
@@ -84,6 +96,7 @@ class CompatQueue:
         self.probe_interval = probe_interval
         self.broker_url = str(app.conf.broker_url)
         self.redacted_broker_url = redact_url(self.broker_url)
+        self.max_payload_bytes = max_payload_bytes
         self.client = _broker_client(self.broker_url, broker_timeout)
         self.store = RolloutStore(self.client, namespace) if self.client is not None else None
         spool: Spool | None = None
@@ -91,12 +104,29 @@ class CompatQueue:
             spool = Spool(spool_path) if spool_path is not None else Spool.from_env()
         self.spool = spool
         self.breaker = CircuitBreaker()
-        self.sender = Sender(self, self.client, strict=self.strict)
+        self.ledger = Ledger()
+        self.ledger.replay_due = spool is not None and spool.count() > 0
+        policy = SendPolicy(
+            on_broker_error=on_broker_error,
+            strict=self.strict,
+            broker_url=self.broker_url,
+            broker_timeout=broker_timeout,
+            probe_interval=probe_interval,
+            max_payload_bytes=max_payload_bytes,
+            secret_sources=(app.conf.broker_transport_options or {}, str(app.conf.result_backend)),
+        )
+        self.sender = Sender(
+            app,
+            self.tasks,
+            self.client,
+            policy,
+            self.ledger,
+            self.breaker,
+            spool=spool,
+            fallback=task_queue,
+        )
         self._overrides: Mapping[str, float] = {}
-        self._counts: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        self._outstanding: set[str] = set()
-        self._spool_pending = spool is not None and spool.count() > 0
         self._reported = False
         self._started_pid: int | None = None
         self._background = Background(
@@ -136,9 +166,9 @@ class CompatQueue:
         task_id = task_id or str(uuid.uuid4())
         name, backend = self.backend_for(item, task_id)
         if backend == "legacy":
-            self.count(name, "legacy")
+            self.ledger.count(name, "legacy")
             return self.task_queue.put(item, block, timeout, priority=priority, task_id=task_id)
-        return self.sender.send([(name, item, task_id, priority)])[0]
+        return self.sender.send([Item(name, item, task_id, priority)])[0]
 
     def put_nowait(self, item: Any, *, priority: int = 0, task_id: str | None = None) -> Any:
         return self.put(item, block=False, priority=priority, task_id=task_id)
@@ -163,20 +193,22 @@ class CompatQueue:
         in any item enqueues none of them. Legacy-bound items are put after the batch landed.
         """
         self._ensure_started()
-        decided: list[tuple[str, str, Any, str]] = []
+        decided: list[Routed] = []
         items = list(items)
         for item, task_id in zip(items, new_ids(len(items)), strict=True):
             name, backend = self.backend_for(item, task_id)
-            decided.append((backend, name, item, task_id))
-        celery = [(n, it, tid, priority) for b, n, it, tid in decided if b == "celery"]
+            decided.append(Routed(backend, name, item, task_id))
+        celery = [
+            Item(r.name, r.item, r.task_id, priority) for r in decided if r.backend == "celery"
+        ]
         sent = iter(self.sender.send(celery)) if celery else iter(())
         handles: list[Any] = []
-        for backend, name, item, task_id in decided:
-            if backend == "celery":
+        for r in decided:
+            if r.backend == "celery":
                 handles.append(next(sent))
             else:
-                self.count(name, "legacy")
-                handles.append(self.task_queue.put(item, priority=priority, task_id=task_id))
+                self.ledger.count(r.name, "legacy")
+                handles.append(self.task_queue.put(r.item, priority=priority, task_id=r.task_id))
         return handles
 
     # -- queue.Queue-style inspection -----------------------------------------------
@@ -204,22 +236,31 @@ class CompatQueue:
         return self.task_queue.full()
 
     def join(self, timeout: float | None = None) -> None:
-        """Until every item put so far finished: the legacy ones and the Celery ones."""
+        """Until every item put so far finished: the legacy ones and the Celery ones.
+
+        Celery ones include tasks kept in the spool (or held while their publish outcome is
+        unknown): join waits until they were replayed and ran. While Redis is down it keeps
+        waiting (the spool is replayed when it is back); ``timeout`` bounds the wait.
+        """
         self.task_queue.join()
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            watched = set(self._outstanding)
+        watched = self.ledger.outstanding()
         pending = watched
         delay = 0.02
         while pending:
-            pending = {t for t in pending if self.sender.status(t)["status"] not in FINISHED}
+            pending = {t for t in pending if not self._finished(t)}
             if not pending or (deadline is not None and time.monotonic() >= deadline):
                 break
-            time.sleep(delay)
+            time.sleep(delay if deadline is None else min(delay, deadline - time.monotonic()))
             delay = min(delay * 1.5, 0.5)
-        with self._lock:
-            # Only ids seen finished leave; ids put by other threads meanwhile stay watched.
-            self._outstanding -= watched - pending
+        # Only ids seen finished leave; ids put by other threads meanwhile stay watched.
+        self.ledger.finished(watched - pending)
+
+    def _finished(self, task_id: str) -> bool:
+        try:
+            return self.sender.status(task_id)["status"] in FINISHED
+        except redis.RedisError:
+            return False  # Redis is down: not finished as far as anyone can tell
 
     def status(self, task_id: str) -> dict[str, Any]:
         """Status by id: the legacy queue's if it knows the id, else Celery's."""
@@ -250,19 +291,7 @@ class CompatQueue:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # -- internals used by the sender and the background thread ----------------------
-    def count(self, task: str, kind: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[(task, kind)] += n
-
-    def track(self, task_ids: Iterable[str]) -> None:
-        with self._lock:
-            if len(self._outstanding) < _MAX_TRACKED:
-                self._outstanding.update(task_ids)
-
-    def spooled(self) -> None:
-        self._spool_pending = True
-
+    # -- the background thread ---------------------------------------------------------
     def _ensure_started(self) -> None:
         pid = os.getpid()
         if self._started_pid == pid and self._background.running:
@@ -309,27 +338,24 @@ class CompatQueue:
     def _flush_counts(self) -> None:
         if self.store is None:
             return
-        with self._lock:
-            counts, self._counts = self._counts, Counter()
+        counts = self.ledger.take_counts()
         if not counts:
             return
         try:
             self.store.add_counts(counts)
         except redis.RedisError:
             # Keep them for the next flush: an outage must not lose the counts.
-            with self._lock:
-                self._counts.update(counts)
+            self.ledger.give_back(counts)
 
     def _replay(self) -> None:
-        if self.spool is None or not self._spool_pending or self.breaker.is_open:
+        if not self.ledger.replay_due or self.breaker.is_open:
             return
         try:
-            result = self.sender.replay_spool()
+            result = self.sender.replay()
         except BrokerUnavailable as exc:
             self.breaker.trip(exc)
             return
-        self._spool_pending = result.remaining > 0
-        if result.sent or result.already_sent:
+        if result is not None and (result.sent or result.already_sent):
             log.warning(
                 "replayed %d spooled task(s) (%d were sent already)",
                 result.sent,

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     message TEXT NOT NULL,
     created_at REAL NOT NULL,
     claimed_by TEXT,
-    claimed_at REAL
+    claimed_at REAL,
+    key_prefix TEXT NOT NULL DEFAULT ''
 )
 """
 
@@ -79,6 +80,12 @@ class Spool:
             with self._connect() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+                if "key_prefix" not in columns:
+                    # A spool written before the prefix was kept: its rows had none.
+                    conn.execute(
+                        "ALTER TABLE outbox ADD COLUMN key_prefix TEXT NOT NULL DEFAULT ''"
+                    )
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(
                 f"cannot open the spool {str(self.path)!r}: {exc}; set {SPOOL_ENV_VAR} or "
@@ -103,9 +110,10 @@ class Spool:
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                "INSERT OR IGNORE INTO outbox (task_id, task_name, queue_key, message, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(m.task_id, m.task_name, m.key, m.message, now) for m in messages],
+                "INSERT OR IGNORE INTO outbox"
+                " (task_id, task_name, queue_key, message, created_at, key_prefix)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(m.task_id, m.task_name, m.key, m.message, now, m.prefix) for m in messages],
             )
             conn.execute("COMMIT")
 
@@ -128,7 +136,7 @@ class Spool:
                 (claimer, now, now - claim_timeout, batch),
             )
             rows = conn.execute(
-                "SELECT task_id, task_name, queue_key, message FROM outbox"
+                "SELECT task_id, task_name, queue_key, message, key_prefix FROM outbox"
                 " WHERE claimed_by = ? ORDER BY seq",
                 (claimer,),
             ).fetchall()
@@ -161,9 +169,11 @@ class Spool:
                 break
             try:
                 with client.pipeline(transaction=True) as pipe:
-                    for task_id, _name, queue_key, message in rows:
+                    for task_id, _name, queue_key, message, prefix in rows:
+                        # queue_key is the full key (global_keyprefix included); the
+                        # marker is the broker's, under the same prefix.
                         push_once(
-                            keys=[sent_key(task_id), queue_key],
+                            keys=[sent_key(task_id, prefix), queue_key],
                             args=[message, marker_ttl],
                             client=pipe,
                         )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..errors import redact_url
+from ..errors import redact_text, redact_url
 
 __all__ = [
     "Failure",
@@ -54,19 +54,9 @@ def is_redis_url(url: str | None) -> bool:
 
 
 def scrub(text: str, url: str | None) -> str:
-    """``text`` with the URL's password (raw or URL-encoded) replaced by ``***``."""
-    if not url:
-        return text
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return text
-    if not password:
-        return text
-    for secret in {password, unquote(password)}:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """``text`` with the URL's passwords (userinfo, query, failover parts; raw or URL-encoded)
+    replaced by ``***``."""
+    return redact_text(text, url) if url else text
 
 
 def redis_client(url: str, timeout: float) -> redis.Redis:
@@ -120,7 +110,7 @@ def classify_error(exc: BaseException, url: str, *, what: str, timeout: float) -
     if isinstance(exc, redis.AuthenticationError) or (
         isinstance(exc, redis.ResponseError) and any(m in text for m in auth_markers)
     ):
-        has_password = bool(urlsplit(url).password)
+        has_password = redact_url(url) != url
         detail = (
             f"the {what} at {shown} rejected the password"
             if has_password

@@ -6,6 +6,7 @@ import ast
 import functools
 import os
 import re
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -196,32 +197,86 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+class Unreadable(type(Path())):  # type: ignore[misc]
+    """An entry under the root that must not be opened: reading it raises a clear OSError.
+
+    Listed among the files so that scan and rewrite report it under ``errors`` (as they do
+    for any file they cannot read), instead of a traceback or a silent skip.
+    """
+
+    reason = "cannot be read"
+
+    def read_bytes(self) -> bytes:
+        raise OSError(0, self.reason)
+
+
+def _unreadable(path: Path, reason: str) -> Path:
+    entry = Unreadable(path)
+    entry.reason = reason
+    return entry
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _skipped_dir(here: Path, name: str) -> bool:
+    if name in SKIPPED_DIRS:
+        return True
+    folder = here / name
+    return folder.is_symlink() or (folder / "pyvenv.cfg").exists()
+
+
 def iter_python_files(root: Path) -> tuple[Path, list[Path]]:
     """``(base, files)``: every ``.py`` file under ``root`` (or ``root`` itself if a file).
 
     Skipped folders are pruned, except when ``root`` itself is one (scanning a site-packages
     on purpose works). Symlinks are never followed: one leading out of the tree could make a
-    rewrite write outside it, one inside it would visit a file twice.
+    rewrite write outside it, one inside it would visit a file twice. Only regular files are
+    ever opened: a ``.py`` FIFO, socket or device, and a folder that cannot be listed, come
+    back as :class:`Unreadable` entries, which scan and rewrite list under ``errors``.
     """
     root = Path(os.path.abspath(root))
-    if root.is_file():
-        return root.parent, [root]
+    try:
+        if root.is_file():
+            return root.parent, [root]
+    except OSError as exc:
+        return root.parent, [_unreadable(root, f"cannot be read: {exc.strerror or exc}")]
     real_root = root.resolve()
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
+
+    def unlisted(exc: OSError) -> None:
+        path = Path(exc.filename) if exc.filename else root
+        found.append(_unreadable(path, f"folder cannot be listed: {exc.strerror or exc}"))
+
+    for folder, dirs, files in os.walk(root, onerror=unlisted, followlinks=False):
         here = Path(folder)
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if d not in SKIPPED_DIRS
-            and not (here / d).is_symlink()
-            and not (here / d / "pyvenv.cfg").exists()
-        )
+        kept = []
+        for d in sorted(dirs):
+            try:
+                if not _skipped_dir(here, d):
+                    kept.append(d)
+            except OSError as exc:
+                found.append(_unreadable(here / d, f"folder cannot be read: {exc.strerror or exc}"))
+        dirs[:] = kept
         for name in sorted(files):
             if not name.endswith(".py"):
                 continue
             path = here / name
-            if path.is_symlink() or not _inside(path, real_root):
+            try:
+                mode = path.lstat().st_mode
+            except OSError as exc:
+                found.append(_unreadable(path, f"cannot be read: {exc.strerror or exc}"))
+                continue
+            if stat.S_ISLNK(mode) or not _inside(path, real_root):
+                continue
+            if not stat.S_ISREG(mode):
+                found.append(_unreadable(path, f"is {_kind(mode)}, not a regular file: skipped"))
                 continue
             found.append(path)
     return root, found
@@ -235,6 +290,8 @@ def describe(path: Path, base: Path, cache: dict[Path, list[str]] | None = None)
     if not is_package:
         parts.append(path.stem)
     module = ".".join(parts) if parts and all(p.isidentifier() for p in parts) else ""
+    if isinstance(path, Unreadable):
+        module = ""  # never looked up by module name, so never opened
     return SourceFile(path, rel, module, is_package)
 
 
@@ -242,7 +299,11 @@ def _package_parts(folder: Path, cache: dict[Path, list[str]]) -> list[str]:
     known = cache.get(folder)
     if known is not None:
         return known
-    if folder == folder.parent or not (folder / "__init__.py").is_file():
+    try:
+        top = folder == folder.parent or not (folder / "__init__.py").is_file()
+    except OSError:
+        top = True  # a folder we may not look into: the module name stops here
+    if top:
         parts: list[str] = []
     else:
         parts = [*_package_parts(folder.parent, cache), folder.name]

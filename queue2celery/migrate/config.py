@@ -112,17 +112,40 @@ def load_config(path: Path, config_file: Path | None = None) -> MigrateConfig:
     source = config_file if config_file is not None else find_pyproject(path)
     if source is None:
         return MigrateConfig()
+    shown = str(source)
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        # Only a regular file is opened: a FIFO or a device would block or never end.
+        if not source.is_file():
+            raise ConfigError(
+                f"config file {shown!r} is not a regular file; pass --config PATH of a "
+                "pyproject.toml"
+            )
+        data = tomllib.loads(source.read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {str(source)!r}: {exc}") from exc
+        raise ConfigError(
+            f"cannot read config file {shown!r}: {exc.strerror or exc}; check its permissions"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {shown!r} is not UTF-8 (TOML must be; {exc.reason} at byte "
+            f"{exc.start}); save it as UTF-8"
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
-            f"config file {str(source)!r} is not valid TOML ({exc}); fix it or pass --config"
+            f"config file {shown!r} is not valid TOML ({exc}); fix it or pass --config"
         ) from exc
-    tool = data.get("tool", {}).get("queue2celery", {})
+    tool_table = data.get("tool", {})
+    if not isinstance(tool_table, Mapping):
+        raise ConfigError(
+            f"[tool] in {shown!r} must be a table, got {tool_table!r}; "
+            "write it as [tool.queue2celery] sections"
+        )
+    tool = tool_table.get("queue2celery", {})
     if not isinstance(tool, Mapping):
-        raise ConfigError(f"[tool.queue2celery] in {str(source)!r} must be a table")
+        raise ConfigError(
+            f"[tool.queue2celery] in {shown!r} must be a table, got {tool!r}; "
+            "write it as a [tool.queue2celery] section"
+        )
     return MigrateConfig.from_mappings(
         tool.get("queues", {}), tool.get("functions", {}), source=source
     )

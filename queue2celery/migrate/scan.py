@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from ._analyze import FileFacts, analyze
 from ._files import (
@@ -29,8 +30,15 @@ from .results import FileError, HandlerSite, ScanResult, Site
 
 __all__ = ["collect_files", "scan"]
 
-Job = tuple[str, str, str, bool, "frozenset[str] | None"]
-# path, rel, module, is_package, mapped names for the ast filter (None: analyse regardless)
+
+class Job(NamedTuple):
+    """One file for a scan worker process."""
+
+    path: str
+    rel: str
+    module: str
+    is_package: bool
+    mapped: frozenset[str] | None  # names for the ast filter (None: analyse regardless)
 
 
 def collect_files(path: Path) -> list[SourceFile]:
@@ -59,11 +67,11 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
 
 
 def _crashed(job: Job) -> tuple[str, FileFacts]:
-    return job[1], FileFacts(job[2], error="the parser crashed its process on this file")
+    return job.rel, FileFacts(job.module, error="the parser crashed its process on this file")
 
 
 def _job(f: SourceFile, mapped: frozenset[str] | None) -> Job:
-    return (str(f.path), f.rel, f.module, f.is_package, mapped)
+    return Job(str(f.path), f.rel, f.module, f.is_package, mapped)
 
 
 def _prefiltered(

@@ -81,9 +81,10 @@ def run(
         first = objects if objects is not None else load_fresh(spec)
         if redis_url is None:
             with embedded_redis() as url:
-                return _run(spec, first, objects, url, timeout, legacy_modules)
-        _check_redis(redis_url)
-        return _run(spec, first, objects, redis_url, timeout, legacy_modules)
+                report = _run(spec, first, objects, url, timeout, legacy_modules)
+        else:
+            _check_redis(redis_url)
+            report = _run(spec, first, objects, redis_url, timeout, legacy_modules)
     except redis.RedisError as exc:
         shown = redact_url(redis_url) if redis_url else "the embedded server"
         raise HarnessError(
@@ -92,6 +93,32 @@ def run(
         ) from exc
     finally:
         legacy_modules.exit()
+    _require_every_call_compared(report)
+    return report
+
+
+def _require_every_call_compared(report: ParityReport) -> None:
+    """A clean report must mean every call was compared on both backends.
+
+    With no put at all, or a driver that stopped the same way on both (same exception, or a
+    timeout), the two runs look alike but the calls after the stop were never made: nothing
+    says they would agree. A difference found before the stop is reported as usual.
+    """
+    if not report.ok:
+        return
+    legacy, celery = report.legacy.workload_error, report.celery.workload_error
+    if legacy is not None and celery is not None:
+        made = max(len(report.legacy.calls), len(report.celery.calls))
+        raise HarnessError(
+            f"workload(q) stopped on both backends after {made} put(s) "
+            f"({legacy.get('type')}: {legacy.get('message')}); the calls after that were "
+            "never compared. Fix the workload so it runs to the end, then run parity again"
+        )
+    if report.calls == 0:
+        raise HarnessError(
+            "workload(q) made no put call on either backend: nothing was compared. Make it "
+            "call q.put(...) (or q.put_nowait / q.put_many) on the queue it is given"
+        )
 
 
 def _resolve(

@@ -56,7 +56,7 @@ def test_a_posted_item_runs_in_the_worker_and_its_result_is_served(
     response = client.post("/tasks/double", json=celery_stack.item("double", x=21))
     assert response.status_code == 202
     body = response.json()
-    assert set(body) == {"task_id", "status"}
+    assert {"task_id", "status", "duplicate"} == set(body)
     assert body["status"] == "pending"
     uuid.UUID(body["task_id"])
 

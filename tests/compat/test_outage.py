@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -71,7 +72,14 @@ def test_raise_gives_broker_unavailable_within_five_seconds_without_the_password
         message = str(info.value)
         assert PASSWORD not in message
         assert f"redis://:***@127.0.0.1:{server.port}/0" in message
-        assert "nothing was enqueued" in message
+        if outage == "refused":
+            # Nothing was written to a socket: certainly not sent.
+            assert "nothing was enqueued" in message and not info.value.maybe_sent
+        else:
+            # Written, no answer: the outcome is unknown, and the error says so.
+            assert "nothing was enqueued" not in message
+            assert "MAY be queued" in message and info.value.maybe_sent
+            assert len(info.value.task_ids) == 1 and info.value.task_ids[0] in message
         # The breaker is open: the next put does not wait again.
         started = time.monotonic()
         with pytest.raises(BrokerUnavailable):
@@ -95,17 +103,25 @@ def test_legacy_policy_runs_a_thousand_puts_in_process_in_seconds(redis_server_f
         handles = [cq.put({"n": i}) for i in range(1000)]
         elapsed = time.monotonic() - started
         assert elapsed < 10.0, f"1,000 puts during an outage took {elapsed:.1f}s"
-        assert {h.backend for h in handles} == {"legacy"}
+        # The first put's publish was written to the frozen socket: its outcome is unknown,
+        # so it is held (never also run in process); the others ran in process.
+        first, rest = handles[0], handles[1:]
+        assert first.backend == "celery" and first.spooled
+        assert {h.backend for h in rest} == {"legacy"}
         task_queue.join()
-        assert [h.status()["result"] for h in handles] == [{"n": i} for i in range(1000)]
-        assert sum(n for (_, kind), n in cq._counts.items() if kind == "fallback") == 1000
-        # Back up: the probe closes the breaker and puts go to Celery again.
+        assert [h.status()["result"] for h in rest] == [{"n": i} for i in range(1, 1000)]
+        assert sum(n for (_, kind), n in cq.ledger.counts().items() if kind == "fallback") == 999
+        # Back up: the probe closes the breaker, the held task is sent once, puts go to Celery.
         server.thaw()
-        deadline = time.monotonic() + 5.0
-        while cq.breaker.is_open and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10.0
+        while (cq.breaker.is_open or cq.ledger.replay_due) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not cq.breaker.is_open
+        assert not cq.breaker.is_open and not cq.ledger.replay_due
         assert cq.put({"after": 1}).backend == "celery"
+        queued = redis.Redis.from_url(server.url).lrange(cq.app.conf.task_default_queue, 0, -1)
+        ids = [json.loads(m)["headers"]["id"] for m in queued]
+        assert ids.count(first.id) == 1, ids
+        assert len(ids) == 3  # warm, the held one, after
     finally:
         cq.close()
         task_queue.stop()

@@ -70,6 +70,8 @@ def test_the_pushed_message_is_byte_identical_to_apply_async(compat_stack) -> No
         for priority in (0, 5):
             task_id = str(uuid.uuid4())
             task.apply_async(args=[item], task_id=task_id, priority=priority)
+            # apply_async marked the id as sent, and a put never sends a sent id again.
+            client.delete(sent_key(task_id))
             cq2.put(item, task_id=task_id, priority=priority)
             key = queue if priority == 0 else f"{queue}\x06\x163"
             theirs, ours = client.rpop(key), client.rpop(key)
@@ -215,3 +217,82 @@ def test_with_a_publish_signal_connected_it_sends_through_apply_async(compat_sta
         cq.close()
     finally:
         signals.before_task_publish.disconnect(receiver)
+
+
+def _publish_signal():
+    from celery import signals
+
+    def receiver(**_kwargs) -> None:
+        return None
+
+    signals.before_task_publish.connect(receiver)
+    return receiver
+
+
+def test_the_apply_async_path_pushes_exactly_what_celery_would(compat_stack) -> None:
+    # With a publish signal connected, Celery's apply_async builds the message; the
+    # queue pushes it itself (deadline and sent marker): the bytes must be Celery's.
+    from celery import signals
+
+    app = compat_stack.module.app
+    client = compat_stack.client()
+    queue = f"{compat_stack.name}-compare2"
+    old_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    app.amqp.__dict__.pop("queues", None)
+    receiver = _publish_signal()
+    try:
+        cq = _compat(compat_stack)
+        assert cq.sender.app_blocker is not None
+        task = cq.tasks[compat_stack.h("echo")]
+        item = compat_stack.item("echo", v={"中文": [1, 2.5, None, True]})
+        for priority in (0, 5):
+            task_id = str(uuid.uuid4())
+            task.apply_async(args=[item], task_id=task_id, priority=priority)
+            client.delete(sent_key(task_id))
+            cq.put(item, task_id=task_id, priority=priority)
+            key = queue if priority == 0 else f"{queue}\x06\x163"
+            theirs, ours = client.rpop(key), client.rpop(key)
+            assert theirs is not None and ours is not None
+            tag_theirs = json.loads(theirs)["properties"]["delivery_tag"]
+            tag_ours = json.loads(ours)["properties"]["delivery_tag"]
+            assert ours.replace(tag_ours.encode(), b"TAG") == theirs.replace(
+                tag_theirs.encode(), b"TAG"
+            )
+        cq.close()
+    finally:
+        signals.before_task_publish.disconnect(receiver)
+        app.conf.task_default_queue = old_queue
+        app.amqp.__dict__.pop("queues", None)
+        client.delete(queue, f"{queue}\x06\x163")
+
+
+@pytest.mark.parametrize("path", ["fast", "apply_async"])
+def test_the_same_task_id_put_twice_is_queued_once(compat_stack, path) -> None:
+    from celery import signals
+
+    app = compat_stack.module.app
+    client = compat_stack.client()
+    queue = f"{compat_stack.name}-twice-{path}"
+    old_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    app.amqp.__dict__.pop("queues", None)
+    receiver = _publish_signal() if path == "apply_async" else None
+    try:
+        cq = _compat(compat_stack)
+        assert (cq.sender.app_blocker is None) == (path == "fast")
+        task_id = str(uuid.uuid4())
+        first = cq.put(compat_stack.item("echo", v=1), task_id=task_id)
+        again = cq.put(compat_stack.item("echo", v=1), task_id=task_id)
+        both = cq.put_many([compat_stack.item("echo", v=2)] * 2)
+        assert first.id == again.id == task_id
+        ids = [json.loads(m)["headers"]["id"] for m in client.lrange(queue, 0, -1)]
+        assert ids.count(task_id) == 1
+        assert sorted(ids) == sorted([task_id, both[0].id, both[1].id])
+        cq.close()
+    finally:
+        if receiver is not None:
+            signals.before_task_publish.disconnect(receiver)
+        app.conf.task_default_queue = old_queue
+        app.amqp.__dict__.pop("queues", None)
+        client.delete(queue)

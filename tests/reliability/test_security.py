@@ -39,7 +39,10 @@ from queue2celery.legacy_queue import TaskQueue
 NAME = {name!r}
 URL = {url!r}
 
-app = make_celery_app(NAME, broker_url=URL, result_backend=URL, task_default_queue=NAME)
+# A failover list is a broker form; a result backend takes one URL.
+app = make_celery_app(
+    NAME, broker_url=URL, result_backend=URL.split(";")[0], task_default_queue=NAME
+)
 task_queue = TaskQueue(workers=1, route=lambda item: item["h"])
 
 
@@ -172,8 +175,11 @@ def test_the_status_api_on_a_dead_redis_says_503_without_traceback_or_password(
 ) -> None:
     from queue2celery.celery_tasks import make_celery_app
 
+    # A failover list is a broker form; a result backend takes one URL.
     app = make_celery_app(
-        "q2c-reliability-dead", broker_url=free_port_url, result_backend=free_port_url
+        "q2c-reliability-dead",
+        broker_url=free_port_url,
+        result_backend=free_port_url.split(";")[0],
     )
     try:
         api = FastAPI()
@@ -194,9 +200,16 @@ def test_the_status_api_on_a_dead_redis_says_503_without_traceback_or_password(
 # --- passwords ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def free_port_url() -> str:
-    """A Redis URL with a password, on a port nothing listens on."""
+@pytest.fixture(params=["userinfo", "query", "failover"])
+def free_port_url(request: pytest.FixtureRequest) -> str:
+    """A Redis URL with a password, on a port nothing listens on, in each form kombu takes."""
+    if request.param == "query":
+        return f"redis://127.0.0.1:{unused_port()}/0?password={SECRET}"
+    if request.param == "failover":
+        return (
+            f"redis://:{SECRET}@127.0.0.1:{unused_port()}/0;"
+            f"redis://:{SECRET}-2@127.0.0.1:{unused_port()}/0"
+        )
     return f"redis://:{SECRET}@127.0.0.1:{unused_port()}/0"
 
 
@@ -282,7 +295,8 @@ def test_no_command_output_log_or_error_shows_the_redis_password(
                 finally:
                     cq.close()
             module.task_queue.stop()
-            _spool_one_task(tmp_path, module)
+            if ";" not in url:  # a spool needs a single Redis URL to replay to
+                _spool_one_task(tmp_path, module)
         seen["logs (caplog, DEBUG)"] = caplog.text
         assert "BrokerUnavailable" in " ".join(seen), "the raise policy must raise"
 
@@ -290,7 +304,7 @@ def test_no_command_output_log_or_error_shows_the_redis_password(
         env = {
             "REDIS_URL": url,
             "CELERY_BROKER_URL": url,
-            "CELERY_RESULT_BACKEND": url,
+            "CELERY_RESULT_BACKEND": url.split(";")[0],
             "PYTHONPATH": f"{tmp_path}:{REPO}",
         }
         worker_started = time.monotonic()
