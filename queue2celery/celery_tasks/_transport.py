@@ -32,9 +32,9 @@ from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
-from .app import DEFAULT_LEASE_TIMEOUT
 from ._lease import LeaseKeeper, lease_keys
 from ._scripts import CLAIM
+from .app import DEFAULT_LEASE_TIMEOUT
 
 __all__ = ["Channel", "QoS", "Transport"]
 
@@ -73,7 +73,7 @@ class Channel(kombu_redis.Channel):
     lease_interval: float | None = None
     fetch_wait: float | None = None
 
-    from_transport_options = kombu_redis.Channel.from_transport_options + (
+    from_transport_options = kombu_redis.Channel.from_transport_options + (  # type: ignore[assignment]
         "lease_timeout",
         "lease_interval",
         "fetch_wait",
@@ -175,7 +175,7 @@ class Channel(kombu_redis.Channel):
             command = ["EVAL", CLAIM, len(keys), *keys]
         self._pending = command[0]
         self._in_poll = self.client.connection
-        self._brpop_sent_at = kombu_redis.monotonic()
+        self._brpop_sent_at = kombu_redis.monotonic()  # type: ignore[assignment]
         self.client.connection.send_command(*command)
 
     def _brpop_read(self, **options: Any) -> bool:
@@ -197,7 +197,7 @@ class Channel(kombu_redis.Channel):
                 raise Empty()
             return self._deliver_claimed(reply)
         finally:
-            self._in_poll = None
+            self._in_poll = None  # type: ignore[assignment]
             self._flush_brpop_reauth()
 
     def _deliver_claimed(self, reply: Any) -> bool:
@@ -217,7 +217,7 @@ class Channel(kombu_redis.Channel):
         self.connection._deliver(payload, queue)
         return True
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str, timeout: Any = None) -> Any:
         """``basic_get``: the same claim, without waiting."""
         p = self.global_keyprefix
         keys = self._claim_keys([])[:4]
