@@ -41,6 +41,7 @@ class LeaseKeys:
     unacked: str
     unacked_index: str
     lease_index: str
+    owners: str
     workers: str
     fetch_prefix: str
     dead_letter: str
@@ -58,6 +59,7 @@ def lease_keys(unacked_key: str = "unacked", unacked_index_key: str = "unacked_i
         unacked=unacked_key,
         unacked_index=unacked_index_key,
         lease_index=f"{unacked_key}.q2c.lease",
+        owners=f"{unacked_key}.q2c.owner",
         workers=f"{unacked_key}.q2c.workers",
         fetch_prefix=f"{unacked_key}.q2c.fetch.",
         dead_letter=f"{unacked_key}.q2c.undecodable",
@@ -77,6 +79,7 @@ class LeaseKeeper:
         interval: float,
         new_client: Callable[[], Any],
         restore_by_tag: Callable[[str, Any], None],
+        alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self.worker_id = worker_id
         self.keys = keys
@@ -85,6 +88,10 @@ class LeaseKeeper:
         self.interval = float(interval)
         self._new_client = new_client
         self._restore_by_tag = restore_by_tag
+        self._alive = alive
+        # Server time of the last successful beat, and the first time a sweep may run.
+        self._last_beat: float | None = None
+        self._sweep_from = 0.0
         self._held: set[str] = set()
         self._fetch: dict[str, str] = {}  # full fetch list key -> full source list key
         self._lock = threading.Lock()
@@ -128,11 +135,16 @@ class LeaseKeeper:
     def _run(self) -> None:
         client = None
         while not self._stop.wait(self.interval):
+            if not self._alive():
+                # The channel is gone without close() reaching us: renewing its leases
+                # would keep its messages from ever coming back.
+                return
             try:
                 if client is None:
                     client = self._new_client()
-                self.beat(client)
-                self.sweep(client)
+                now = self.beat(client)
+                if now >= self._sweep_from:
+                    self.sweep(client)
             except Exception as exc:  # noqa: BLE001 - a broker outage must not end the thread
                 logger.warning("lease heartbeat failed (%s: %s); retrying", type(exc).__name__, exc)
                 client = None
@@ -153,9 +165,15 @@ class LeaseKeeper:
         for fetch_key, source_key in fetch:
             args.extend([fetch_key, source_key])
         args.extend(held)
-        now = _plain(client).eval(HEARTBEAT, len(keys), *keys, *args)
+        now = float(_plain(client).eval(HEARTBEAT, len(keys), *keys, *args))
+        last, self._last_beat = self._last_beat, now
+        if last is None or now - last > self.timeout / 2:
+            # First beat, or a gap (this process or Redis was stopped, or Redis was out
+            # of reach): the other live workers have not renewed yet either. Sweep only
+            # once they have had a whole lease timeout to do it.
+            self._sweep_from = now + (self.timeout if last is not None else 0.0)
         self.beats += 1
-        return float(now)
+        return now
 
     def sweep(self, client: Any) -> int:
         """Put back dead workers' fetch lists and restore expired leases; returns how many."""
@@ -175,6 +193,7 @@ class LeaseKeeper:
                 # restore_by_tag removes the lease with the unacked entry; this covers a
                 # lease whose unacked entry was already gone.
                 plain.zrem(lease_index, tag)
+                plain.hdel(self.prefix + self.keys.owners, tag)
                 restored += 1
             if len(tags) < _RESTORE_BATCH:
                 break

@@ -16,17 +16,19 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
 # Takes one message and records it as unacked in the same step: a SIGKILL can land
 # before (the message is still in its list) or after (it is in the unacked hash, under a
-# lease), never in between. KEYS: unacked hash, unacked index, lease index, dead-letter
-# list, then the lists to try in order (this worker's fetch lists first, then the queue
-# lists by priority). The unacked entry is kombu's own format, ``[message, exchange,
-# routing_key]``, built around the message's original bytes (never re-encoded: Lua's
-# cjson would turn ``[]`` into ``{}``). A message without a delivery tag cannot be
-# tracked: it goes to the dead-letter list instead of being dropped.
+# lease), never in between.
+# KEYS: unacked hash, unacked index, lease index, dead-letter list, owners hash (tag ->
+# "worker id|claim time", for ``where_is``), then the lists to try in order (this
+# worker's fetch lists first, then the queue lists by priority). ARGV: worker id.
+# The unacked entry is kombu's own format, ``[message, exchange, routing_key]``, built
+# around the message's original bytes (never re-encoded: Lua's cjson would turn ``[]``
+# into ``{}``). A message without a delivery tag cannot be tracked: it goes to the
+# dead-letter list instead of being dropped.
 # Returns {list key, message, 1}, {list key, message, 0} for a dead letter, or false.
 CLAIM = (
     SERVER_NOW
     + """
-for i = 5, #KEYS do
+for i = 6, #KEYS do
     local item = redis.call('RPOP', KEYS[i])
     if item then
         local ok, msg = pcall(cjson.decode, item)
@@ -50,6 +52,7 @@ for i = 5, #KEYS do
             '[' .. item .. ',' .. cjson.encode(ex) .. ',' .. cjson.encode(rk) .. ']')
         redis.call('ZADD', KEYS[2], now, tag)
         redis.call('ZADD', KEYS[3], now, tag)
+        redis.call('HSET', KEYS[5], tag, ARGV[1] .. '|' .. tostring(now))
         return {KEYS[i], item, 1}
     end
 end

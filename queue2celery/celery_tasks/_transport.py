@@ -12,7 +12,7 @@ list into a fetch list of its own (one atomic move: the message is in Redis all 
 and claims from there at once; the fetch lists of a dead worker are put back by the
 lease sweep (``_lease.py``). Messages on the other lists (priority steps, a second
 queue) are found by the claim that follows each wait, so an idle worker sees them
-within ``fetch_wait`` seconds (1 by default, as kombu's ``brpop_timeout``).
+within kombu's ``brpop_timeout`` (1 s; the ``polling_interval`` transport option).
 
 Fanout (broadcast, pidbox) traffic is pub/sub and stays untouched. Transport options
 added here: ``lease_timeout`` (seconds a worker may stay silent before what it holds is
@@ -61,7 +61,8 @@ class QoS(kombu_redis.QoS):
         keeper = self.channel._keeper
         if keeper is not None:
             keeper.release(delivery_tag)
-        return pipe.zrem(self.channel.lease.lease_index, delivery_tag)
+        lease = self.channel.lease
+        return pipe.zrem(lease.lease_index, delivery_tag).hdel(lease.owners, delivery_tag)
 
 
 class Channel(kombu_redis.Channel):
@@ -71,12 +72,10 @@ class Channel(kombu_redis.Channel):
 
     lease_timeout = DEFAULT_LEASE_TIMEOUT
     lease_interval: float | None = None
-    fetch_wait: float | None = None
 
     from_transport_options = kombu_redis.Channel.from_transport_options + (  # type: ignore[assignment]
         "lease_timeout",
         "lease_interval",
-        "fetch_wait",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -106,6 +105,7 @@ class Channel(kombu_redis.Channel):
             timeout=timeout,
             interval=float(interval),
             new_client=self._create_client,
+            alive=lambda: not self.closed and self.connection is not None,
             restore_by_tag=self._restore_tag,
         )
         with self.conn_or_acquire() as client:
@@ -117,19 +117,24 @@ class Channel(kombu_redis.Channel):
 
     def close(self) -> None:
         keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            super().close()
+            return
         client = None
-        if keeper is not None and not self.closed:
-            # Made now: once closed, the channel has no connection to build one from.
-            client = self._create_client()
-        super().close()
-        if keeper is not None:
+        try:
+            if not self.closed:
+                # Made now: once closed, the channel has no connection to build one from.
+                client = self._create_client()
+            super().close()
+        finally:
+            # Whatever happened above, the heartbeat stops: a lease renewed by a channel
+            # that is gone would keep its messages from ever being restored.
             try:
                 keeper.stop(client)
             except Exception as exc:  # noqa: BLE001 - the sweep of another worker covers it
                 logger.warning("could not release the lease of %s: %r", self.worker_id, exc)
-            finally:
-                if client is not None:
-                    client.close()
+            if client is not None:
+                client.close()
 
     # -- the fetch -----------------------------------------------------------------------
     def _fetch_list(self, queue: str) -> str:
@@ -151,6 +156,7 @@ class Channel(kombu_redis.Channel):
             p + self.unacked_index_key,
             p + self.lease.lease_index,
             p + self.lease.dead_letter,
+            p + self.lease.owners,
         ]
         keys += [p + k for k, q in self._fetch_keys.items() if q in self.active_queues]
         keys += [p + self._q_for_pri(q, pri) for pri in self.priority_steps for q in queues]
@@ -161,7 +167,7 @@ class Channel(kombu_redis.Channel):
         if not queues:
             return
         if self._waiting:
-            wait = self.fetch_wait or timeout or self.brpop_timeout or 1
+            wait = timeout or self.brpop_timeout or 1
             queue = queues[0]
             p = self.global_keyprefix
             command = [
@@ -172,7 +178,7 @@ class Channel(kombu_redis.Channel):
             ]
         else:
             keys = self._claim_keys(queues)
-            command = ["EVAL", CLAIM, len(keys), *keys]
+            command = ["EVAL", CLAIM, len(keys), *keys, self.worker_id]
         self._pending = command[0]
         self._in_poll = self.client.connection
         self._brpop_sent_at = kombu_redis.monotonic()  # type: ignore[assignment]
@@ -220,10 +226,10 @@ class Channel(kombu_redis.Channel):
     def _get(self, queue: str, timeout: Any = None) -> Any:
         """``basic_get``: the same claim, without waiting."""
         p = self.global_keyprefix
-        keys = self._claim_keys([])[:4]
+        keys = self._claim_keys([])[:5]
         keys += [p + self._q_for_pri(queue, pri) for pri in self.priority_steps]
         with self.conn_or_acquire() as client:
-            reply = client.eval(CLAIM, len(keys), *keys)
+            reply = client.eval(CLAIM, len(keys), *keys, self.worker_id)
             self._maybe_update_queues_expire(client, queue)
         if not reply or not int(reply[2]):
             raise Empty()

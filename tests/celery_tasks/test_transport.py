@@ -22,6 +22,7 @@ from queue2celery.celery_tasks import make_celery_app
 from queue2celery.celery_tasks._lease import lease_keys
 from queue2celery.celery_tasks._transport import Channel, Transport
 from queue2celery.celery_tasks.app import DEFAULT_LEASE_TIMEOUT, LEASED_TRANSPORT
+from queue2celery.celery_tasks.leases import lease_owners, where_is
 
 
 @pytest.mark.parametrize(
@@ -258,3 +259,30 @@ def test_a_live_lease_is_renewed_and_not_swept(
 def test_the_transport_class_is_kombus_redis_transport() -> None:
     assert issubclass(Transport, kombu_redis.Transport)
     assert Transport.Channel is Channel
+
+
+def test_where_is_names_the_worker_holding_a_task_and_lease_owners_lists_it(
+    isolated: tuple[str, dict[str, Any], redis.Redis],
+) -> None:
+    url, options, client = isolated
+    app, task = _app(url, options)
+    held_id = task.delay("held").id
+    queued_id = task.delay("queued").id
+    unacked = {k: options[k] for k in ("unacked_key", "unacked_index_key")}
+    with app.connection_for_write() as conn:
+        channel = _consuming_channel(conn, options["name"])
+        message = channel.basic_get(options["name"])
+        assert message.headers["id"] == held_id
+        held = where_is(client, held_id, **unacked)
+        assert held is not None
+        assert (held.state, held.worker, held.delivery_tag) == (
+            "unacked", channel.worker_id, message.delivery_tag
+        )
+        assert held.worker_alive is True and held.since is not None
+        assert where_is(client, queued_id, **unacked) is None
+        owners = lease_owners(client, unacked_key=options["unacked_key"])
+        assert [o.worker for o in owners] == [channel.worker_id] and owners[0].alive
+        message.ack()
+        assert where_is(client, held_id, **unacked) is None
+    assert lease_owners(client, unacked_key=options["unacked_key"]) == []  # left on close
+    app.close()
