@@ -12,7 +12,7 @@ list into a fetch list of its own (one atomic move: the message is in Redis all 
 and claims from there at once; the fetch lists of a dead worker are put back by the
 lease sweep (``_lease.py``). Messages on the other lists (priority steps, a second
 queue) are found by the claim that follows each wait, so an idle worker sees them
-within kombu's ``brpop_timeout`` (1 s; the ``polling_interval`` transport option).
+within ``FETCH_WAIT`` (0.25 s; less if kombu's ``polling_interval`` option is lower).
 
 Fanout (broadcast, pidbox) traffic is pub/sub and stays untouched. Transport options
 added here: ``lease_timeout`` (seconds a worker may stay silent before what it holds is
@@ -39,6 +39,10 @@ from .app import DEFAULT_LEASE_TIMEOUT
 __all__ = ["Channel", "QoS", "Transport"]
 
 logger = kombu_redis.logger
+
+# Seconds an idle worker blocks on its queue's main list before it looks at the others
+# (priority sub-lists, a second queue): their messages wait at most this long.
+FETCH_WAIT = 0.25
 
 
 class QoS(kombu_redis.QoS):
@@ -84,6 +88,7 @@ class Channel(kombu_redis.Channel):
         self._fetch_keys: dict[str, str] = {}  # fetch list (unprefixed) -> queue
         self._waiting = False  # the next fetch command is a blocking wait, not a claim
         self._pending = "EVAL"
+        self._float_waits = True
         super().__init__(*args, **kwargs)
         self.lease = lease_keys(self.unacked_key, self.unacked_index_key)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -110,6 +115,7 @@ class Channel(kombu_redis.Channel):
         )
         with self.conn_or_acquire() as client:
             keeper.start(client)
+            self._float_waits = _takes_float_timeouts(client)
         self._keeper = keeper
 
     def _restore_tag(self, tag: str, client: Any) -> None:
@@ -167,7 +173,9 @@ class Channel(kombu_redis.Channel):
         if not queues:
             return
         if self._waiting:
-            wait = timeout or self.brpop_timeout or 1
+            wait = min(timeout or self.brpop_timeout or 1, FETCH_WAIT)
+            if not self._float_waits:
+                wait = max(1, round(wait))
             queue = queues[0]
             p = self.global_keyprefix
             command = [
@@ -236,6 +244,15 @@ class Channel(kombu_redis.Channel):
         payload = loads(bytes_to_str(reply[1]))
         self._claimed[payload["properties"]["delivery_tag"]] = True
         return payload
+
+
+def _takes_float_timeouts(client: Any) -> bool:
+    """Redis before 6.0 takes whole seconds only as a blocking timeout."""
+    try:
+        version = str(client.info("server").get("redis_version", "7"))
+        return int(version.split(".")[0]) >= 6
+    except (ValueError, kombu_redis.redis.ResponseError):
+        return True  # fakeredis has no INFO; it takes float timeouts
 
 
 class Transport(kombu_redis.Transport):
