@@ -286,3 +286,21 @@ def test_where_is_names_the_worker_holding_a_task_and_lease_owners_lists_it(
         assert where_is(client, held_id, **unacked) is None
     assert lease_owners(client, unacked_key=options["unacked_key"]) == []  # left on close
     app.close()
+
+
+def test_after_a_gap_in_its_own_beats_a_worker_waits_a_lease_timeout_before_sweeping(
+    isolated: tuple[str, dict[str, Any], redis.Redis],
+) -> None:
+    """A frozen Redis or a stopped process: the others have not renewed yet either."""
+    url, options, client = isolated
+    app, _task = _app(url, options)
+    with app.connection_for_write() as conn:
+        keeper = _consuming_channel(conn, options["name"])._keeper
+        assert keeper is not None
+        sweeper = conn.default_channel._create_client()
+        now = keeper.beat(sweeper)
+        assert keeper._sweep_from <= now  # steady beats: the sweep may run
+        keeper._last_beat = now - 10 * keeper.timeout  # as if nothing got through for long
+        now = keeper.beat(sweeper)
+        assert keeper._sweep_from == pytest.approx(now + keeper.timeout)
+    app.close()

@@ -163,3 +163,30 @@ def test_a_countdown_task_waiting_on_a_live_worker_runs_once(
     finally:
         _cleanup(client, name, module)
     assert counts == {"eta-1": 1}, counts
+
+
+@pytest.mark.redis
+def test_a_redis_freeze_longer_than_the_lease_timeout_does_not_redeliver_a_running_task(
+    redis_server_factory: Callable[[], Any],
+    worker_factory: Callable[..., WorkerProcess],
+    tmp_path: Path,
+) -> None:
+    """After a freeze every lease looks expired: the sweep waits until live ones renew."""
+    server = redis_server_factory()
+    name, module = _app(tmp_path, server.url)
+    client = redis.Redis.from_url(server.url, socket_timeout=10)
+    try:
+        _start(worker_factory, module, name, tmp_path)
+        _start(worker_factory, module, name, tmp_path)
+        module.record.apply_async(args=["long-1"], kwargs={"seconds": 10.0})
+        wait_until(lambda: client.llen(f"{name}:runs") >= 1, 60, what="long-1 started")
+        server.freeze()
+        time.sleep(2 * LEASE_TIMEOUT)
+        server.thaw()
+        wait_until(lambda: client.hlen(f"{name}:unacked") == 0, 60, interval=0.1, what="acked")
+        time.sleep(LEASE_TIMEOUT + 1.0)
+        counts = run_counts(client, f"{name}:runs")
+    finally:
+        server.thaw()
+        _cleanup(client, name, module)
+    assert counts == {"long-1": 1}, counts
