@@ -190,3 +190,31 @@ def test_a_redis_freeze_longer_than_the_lease_timeout_does_not_redeliver_a_runni
         server.thaw()
         _cleanup(client, name, module)
     assert counts == {"long-1": 1}, counts
+
+
+def test_under_a_global_keyprefix_workers_run_tasks_and_recover_a_killed_ones(
+    broker_url: str, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    prefix = f"q2cprefix-{time.monotonic_ns()}:"
+    name, module = _app(tmp_path, broker_url, global_keyprefix=prefix)
+    client = redis.Redis.from_url(broker_url, socket_timeout=5)
+    try:
+        victim = _start(worker_factory, module, name, tmp_path)
+        for i in range(20):
+            module.record.delay(f"item-{i}")
+        module.record.delay("hold-1")
+        wait_until(lambda: client.get(f"{name}:held:hold-1") is not None, 60, what="hold-1")
+        assert client.hlen(f"{prefix}{name}:unacked") == 1
+        _start(worker_factory, module, name, tmp_path)
+        victim.kill()
+        wait_until(lambda: client.llen(f"{name}:runs") >= 22, LEASE_TIMEOUT + 30, what="rerun")
+        wait_until(lambda: client.hlen(f"{prefix}{name}:unacked") == 0, 30, what="acked")
+        counts = run_counts(client, f"{name}:runs")
+        unprefixed = [k for k in client.scan_iter(match=f"{name}*") if b":runs" not in k
+                      and b":held:" not in k]  # fmt: skip
+    finally:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(key)
+        _cleanup(client, name, module)
+    assert counts == {**{f"item-{i}": 1 for i in range(20)}, "hold-1": 2}
+    assert unprefixed == [], "every broker key carries the prefix"
