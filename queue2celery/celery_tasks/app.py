@@ -13,7 +13,9 @@ from celery import Celery
 from ._backend import use_lazy_redis_backend
 
 __all__ = [
+    "DEFAULT_LEASE_TIMEOUT",
     "DEFAULT_REDIS_URL",
+    "LEASED_TRANSPORT",
     "DEFAULT_VISIBILITY_TIMEOUT",
     "SOCKET_TIMEOUT",
     "VISIBILITY_MARGIN",
@@ -35,6 +37,12 @@ DEFAULT_VISIBILITY_TIMEOUT = 3600
 # Room left, above a retry delay, for the retried task itself to run before Redis
 # would hand its still-unacked message to another worker.
 VISIBILITY_MARGIN = 600
+# Seconds a worker may stay silent (killed, frozen, cut off) before the messages it took
+# are delivered again; a live worker renews them however long its tasks run.
+DEFAULT_LEASE_TIMEOUT = 30.0
+# kombu's Redis transport with an atomic fetch and leases (see _transport.py), selected
+# for redis:// and rediss:// brokers.
+LEASED_TRANSPORT = "queue2celery.celery_tasks._transport:Transport"
 # Settings whose dict values are merged with ours instead of replacing them, so a
 # caller adding one transport option keeps the socket timeouts.
 _MERGED_SETTINGS = ("broker_transport_options", "result_backend_transport_options")
@@ -117,6 +125,7 @@ def make_celery_app(
             "socket_timeout": SOCKET_TIMEOUT,
             "socket_connect_timeout": SOCKET_TIMEOUT,
             "visibility_timeout": DEFAULT_VISIBILITY_TIMEOUT,
+            "lease_timeout": DEFAULT_LEASE_TIMEOUT,
         },
         # Give up connecting to the broker within seconds, not minutes.
         "broker_connection_timeout": SOCKET_TIMEOUT,
@@ -127,6 +136,7 @@ def make_celery_app(
     if broker_url and broker_url != os.environ.get("CELERY_BROKER_URL", broker_url):
         # Likewise CELERY_BROKER_URL beats ``broker_url``; the read/write URLs beat it.
         settings["broker_read_url"] = settings["broker_write_url"] = broker_url
+    settings.update(_leased_transport(broker, overrides))
     for key, value in overrides.items():
         if key in _MERGED_SETTINGS and isinstance(value, Mapping):
             settings[key] = {**settings.get(key, {}), **value}
@@ -134,6 +144,24 @@ def make_celery_app(
             settings[key] = value
     app.conf.update(settings)
     return app
+
+
+def _leased_transport(broker: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``broker_transport`` (and TLS defaults) selecting the leased transport for Redis URLs."""
+    if "broker_transport" in overrides:
+        return {}
+    urls = [u.strip() for u in str(broker).split(";") if u.strip()]
+    schemes = {u.split("://", 1)[0].lower() for u in urls}
+    if not urls or not schemes <= {"redis", "rediss"}:
+        return {}
+    settings: dict[str, Any] = {"broker_transport": LEASED_TRANSPORT}
+    if "rediss" in schemes and "ssl_cert_reqs" not in broker and "broker_use_ssl" not in overrides:
+        # kombu enables TLS for the ``rediss`` transport name itself (without certificate
+        # checks unless the URL asks for them); a transport given by class needs it said.
+        import ssl
+
+        settings["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_NONE}
+    return settings
 
 
 def ensure_visibility_timeout(app: Celery, retry_delay: float) -> int:
