@@ -162,7 +162,7 @@ def periodic_task(
             parameters=[own, *signature.parameters.values()]
         )
         task: Task = app.task(name=name, bind=True, **task_options)(run)
-        task.q2c_lock_ttl = float(ttl)  # type: ignore[attr-defined]
+        task.q2c_lock_ttl = float(ttl)
         return task
 
     return decorate
