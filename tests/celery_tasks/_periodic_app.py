@@ -54,6 +54,16 @@ def _record(job, args, started):
     _redis.rpush(NAME + ":runs", json.dumps(entry))
 
 
+# 每秒一次 (测试用秒级间隔); JOB_SECONDS 让任务比间隔更慢
+app.conf.beat_schedule = {{
+    "cleanup-sessions": {{
+        "task": NAME + ".cleanup",
+        "schedule": float(os.environ.get("JOB_EVERY", "1")),
+        "kwargs": {{"days": 7, "seconds": float(os.environ.get("JOB_SECONDS", "0"))}},
+    }},
+}}
+
+
 @periodic_task(app, name=NAME + ".cleanup", lock_ttl=3, shared=False)
 def cleanup_expired_sessions(days=7, seconds=0.0):
     started = time.time()
