@@ -21,9 +21,7 @@ from queue2celery.errors import ConfigError
 pytestmark = pytest.mark.worker
 
 
-@pytest.fixture(
-    scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)]
-)
+@pytest.fixture(scope="module", params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
 def jobs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JobsStack]:
