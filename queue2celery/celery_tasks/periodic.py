@@ -163,6 +163,8 @@ def periodic_task(
         )
         task: Task = app.task(name=name, bind=True, **task_options)(run)
         task.q2c_lock_ttl = float(ttl)
+        # The function itself, for periodic parity (it binds arguments as the function does).
+        task.q2c_function = fn
         return task
 
     return decorate
