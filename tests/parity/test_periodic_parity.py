@@ -155,3 +155,24 @@ def test_overlaps_are_found_and_skipped_runs_do_not_count() -> None:
     legacy = [dict(r, state="SUCCESS", start=float(i), end=i + 0.5) for i, r in enumerate(runs)]
     found = compare_periodic(legacy, runs, 4, interval=0.5)
     assert [m.kind for m in found] == ["skipped", "overlap"]
+
+
+def test_the_command_prints_json_and_exits_by_verdict(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from queue2celery.cli import main
+
+    monkeypatch.chdir(project)
+    args = ["parity-periodic", "ops_jobs:refresh_rates", "ops.refresh_rates", "-A", "ops_celery"]
+    assert main([*args, "--ticks", "2", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["ok"] is True and document["ticks"] == 2
+    assert document["overlaps"] == {"legacy": 0, "celery": 0}
+    # The default currencies tuple never crosses JSON; a list given as kwargs stays a list.
+    assert main([*args, "--ticks", "1", "--kwargs", '{"currencies": ["JPY"]}']) == 0
+    assert main([*args, "--kwargs", "[1]"]) == 2
+    assert "--kwargs must be a JSON object" in capsys.readouterr().err
+    assert main(["parity-periodic", "ops_jobs:nope", "ops.refresh_rates", "-A", "ops_celery"]) == 2
+    assert "could not import the legacy function" in capsys.readouterr().err
