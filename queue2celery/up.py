@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -138,6 +139,28 @@ def _load_app(spec: UpSpec) -> Any:
         ) from exc
 
 
+def _lock_note(app: Any, url: str) -> str:
+    """What beat waits for, when another beat (a killed earlier run) still holds the lock."""
+    import redis
+
+    from .celery_tasks._beat_scheduler import redbeat_key_prefix
+
+    key = app.conf.get("redbeat_lock_key") or f"{redbeat_key_prefix(app)}:lock"
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        ttl = client.pttl(key)
+    except redis.RedisError:
+        return ""
+    finally:
+        client.close()
+    if ttl is None or ttl < 0:
+        return ""
+    return (
+        f"beat waits for the scheduler lock {key!r}: another beat holds it (an earlier run "
+        f"killed without stopping?); it expires in {ttl / 1000:.0f}s unless that beat is alive"
+    )
+
+
 class _Stack:
     def __init__(self, spec: UpSpec, stream: LogStream, stopping: threading.Event) -> None:
         self.spec = spec
@@ -235,9 +258,23 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
     if spec.beat:
         beat_env = {**env, **spec.beat_options.env()}
         beat = stack.start("beat", celery_command(beat_argv(spec.app)), beat_env)
-        failed = stack.await_ready(
-            beat, "holds the scheduler lock", lambda: beat.saw(ACQUIRED_MARK)
-        )
+        started: list[float] = []
+
+        def holds_lock() -> bool:
+            if beat.saw(ACQUIRED_MARK):
+                return True
+            if not started and beat.saw("beat: Starting"):
+                started.append(time.monotonic())
+            # Our own beat takes a free lock within milliseconds of starting: one still
+            # waiting after a couple of seconds waits for someone else's.
+            if len(started) == 1 and time.monotonic() - started[0] > 2.0:
+                started.append(0.0)
+                note = _lock_note(app, url)
+                if note:
+                    stack.log(note)
+            return False
+
+        failed = stack.await_ready(beat, "holds the scheduler lock", holds_lock)
         if failed:
             return failed
     if spec.api:

@@ -273,3 +273,26 @@ def test_bad_options_fail_in_one_line_before_anything_starts(
     assert message in run.text()
     assert "Traceback" not in run.text()
     assert run.pids() == {}
+
+
+@pytest.mark.redis
+def test_beat_waits_out_a_lock_left_by_a_killed_run_and_says_so(
+    start_up: Callable[..., UpRun], real_redis: str, wait_until: Callable[..., Any]
+) -> None:
+    import redis
+
+    prefix = f"q2ctest-up-{uuid.uuid4().hex[:8]}:"
+    client = redis.Redis.from_url(real_redis, socket_timeout=5)
+    lock = f"{prefix}redbeat::lock"
+    client.set(lock, "token-of-a-killed-beat", px=15000)
+    try:
+        run = start_up("--redis-url", real_redis, env={"SHOP_PREFIX": prefix})
+        assert wait_until(lambda: "the stack is up" in run.text(), timeout=60), run.text()[-3000:]
+        text = run.text()
+        assert "beat waits for the scheduler lock" in text
+        assert text.index("beat waits for") < text.index("beat ready")
+        os.kill(run.popen.pid, signal.SIGTERM)
+        assert run.wait(timeout=60) == 0
+    finally:
+        client.delete(lock)
+        client.close()
