@@ -101,3 +101,32 @@ def test_two_beats_run_no_tick_twice_and_the_standby_takes_over(
     assert wait_until(lambda: len(_starts(jobs)) >= before + 3, timeout=20)
     _assert_no_double_tick(_starts(jobs))
     print(f"takeover after SIGKILL: {takeover:.1f}s (lock {FAST.lock_timeout}s)")
+
+
+@pytest.mark.reliability
+def test_a_frozen_leader_that_wakes_after_losing_its_lock_exits_instead_of_ticking(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    beat_factory: Callable[..., BeatProcess],
+    wait_until: Callable[..., Any],
+) -> None:
+    # A laptop asleep, a VM paused (redbeat #230, #127): the lock lapses, a standby takes
+    # it; the old leader must not tick next to it when it wakes.
+    import os
+    import signal
+
+    with jobs_stack(request, tmp_path, backend="embedded") as stack:
+        leader = beat_factory(stack)
+        leader.wait_ready(30)
+        standby = beat_factory(stack)
+        assert wait_until(lambda: "beat: Starting" in standby.log(), timeout=30)
+        os.kill(leader.pid, signal.SIGSTOP)
+        try:
+            assert wait_until(standby.holds_lock, timeout=2 * FAST.lock_timeout + 2)
+        finally:
+            os.kill(leader.pid, signal.SIGCONT)
+        assert wait_until(lambda: not leader.alive(), timeout=10), leader.log()[-2000:]
+        assert leader.popen.returncode != 0
+        assert "no longer owned" in leader.log()
+        time.sleep(2)
+        _assert_no_double_tick(_starts(stack))
