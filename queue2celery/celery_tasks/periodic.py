@@ -7,7 +7,17 @@ finds it held is skipped (logged, stored as state ``SKIPPED``), never queued beh
 
 The lock has a bounded TTL, so a worker killed mid-run blocks the entry for at most
 ``lock_ttl`` seconds, and it is renewed every third of that while the run goes on, so a
-run longer than the TTL keeps it.
+run longer than the TTL keeps it. The lock is per task name: two schedule entries of one
+task (say, with different arguments) never run at once; give each its own task if they must.
+
+What APScheduler's options become (each tested next to APScheduler):
+
+- ``max_instances=1`` (its default): this lock.
+- ``misfire_grace_time=G``: ``periodic_task(..., expires=G)``; a tick no worker starts within
+  G seconds of being sent is discarded (REVOKED) instead of running late.
+- ``coalesce=True`` (its default): beat by design; the last run time is kept in Redis and a
+  beat back after a gap sends one tick, not one per missed run.
+- ``coalesce=False`` and ``max_instances > 1``: no equivalent; beat never replays missed ticks.
 """
 
 from __future__ import annotations
