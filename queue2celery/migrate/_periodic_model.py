@@ -130,3 +130,28 @@ class PeriodicJob:
             "needs_review": list(self.needs_review),
             "notes": list(self.details),
         }
+
+
+def describe_schedule(schedule: Schedule) -> str:
+    """``every 21600s``, ``crontab(minute=0, hour=2)``, ``? (settings.X)``."""
+    if schedule.type == "interval" and schedule.seconds is not None:
+        return f"every {schedule.seconds:g}s"
+    if schedule.type == "cron":
+        fields = ", ".join(f"{k}={v}" for k, v in schedule.cron if v != "*")
+        return f"crontab({fields})"
+    return f"? ({schedule.expression})"
+
+
+def periodic_lines(job: PeriodicJob) -> list[str]:
+    """The text ``scan`` prints for one job (the JSON carries the same, and more)."""
+    what = job.function or "(inline loop body)"
+    target = f" -> {job.target}" if job.target else ""
+    lines = [
+        f"{job.path}:{job.line}:{job.col}: periodic {job.name} {describe_schedule(job.schedule)}"
+        f" {what}{target} [{job.started_by}]"
+    ]
+    if job.start is not None:
+        lines.append(f"    started at {job.start.path}:{job.start.line}: {job.start.code}")
+    lines += [f"    risk {r.code}: {r.message}" for r in job.risks]
+    lines += [f"    review: {reason}" for reason in job.needs_review]
+    return lines
