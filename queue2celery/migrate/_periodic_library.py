@@ -68,6 +68,9 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
         if "kwargs" in kw:
             kwargs = (("**", _text(kw["kwargs"])),)
         started_by = "apscheduler"
+        zone = _scheduler_timezone(linker, receiver)
+        if zone and schedule.type == "cron":
+            notes.append(f"the scheduler runs in time zone {zone}: set Celery's timezone to it")
         if fact.kind == "scheduled_job":
             start = _scheduler_start(linker, receiver)
         for method in linker.route_methods():
@@ -98,7 +101,7 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
         callable_, why = linker.callable(function, None)
         if why:
             review.append(why)
-        target = linker.functions.get(function)
+        target = linker.function(function)
         is_async = target.is_async if target else None
     if args or (kwargs and fact.kind != "schedule") or fact.job_kwargs:
         review.append("each run gets arguments: check they are constant")
@@ -118,6 +121,15 @@ def _scheduler_start(linker: Linker, receiver: str | None) -> StartSite | None:
             if method.method in ("start", "start_in_background") and \
                     linker.canon(method.receiver) == receiver:
                 return linker.site(facts, method.stmt)
+    return None
+
+
+def _scheduler_timezone(linker: Linker, receiver: str | None) -> str | None:
+    for facts in linker.modules:
+        for obj in facts.objects:
+            if obj.bound == receiver:
+                zone = dict(obj.kwargs).get("timezone")
+                return linker.values.string(zone) if zone else None
     return None
 
 

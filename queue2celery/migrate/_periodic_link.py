@@ -25,6 +25,7 @@ class Linker:
         self.alias: dict[str, str] = {}
         self.objects: dict[str, str] = {}
         self._load = load
+        self._asked: set[str] = set()
         self.values = Values(constants, self.alias, self.objects, self._load_for)
         for facts in modules:
             self._add(facts)
@@ -47,6 +48,17 @@ class Linker:
             return False
         self._add(facts)
         return True
+
+    def function(self, fqn: str | None) -> FuncFact | None:
+        """The facts of function ``fqn``, reading its module on demand (a module that does not
+        mention sleep or a scheduler is not analysed up front)."""
+        if not fqn:
+            return None
+        fqn = self.values.canon(fqn)
+        if fqn not in self.functions and fqn not in self._asked:
+            self._asked.add(fqn)
+            self._load_for(fqn)
+        return self.functions.get(fqn)
 
     def canon(self, fqn: str | None) -> str | None:
         return self.values.canon(fqn) if fqn else None
@@ -149,7 +161,7 @@ class Linker:
                 callable_, why = self.callable(callee, instance)
                 if why:
                     review.append(why)
-                target = self.functions.get(callee)
+                target = self.function(callee)
                 is_async = target.is_async if target else tick.awaited
             args, kwargs = tick.arg_texts, tick.kwarg_texts
             if args or kwargs:
@@ -167,7 +179,7 @@ class Linker:
     def callable(self, fqn: str, instance: str | None) -> tuple[str | None, str | None]:
         """``module:qualname`` for a function the generated task can import; a method needs
         the instance it runs on."""
-        func = self.functions.get(fqn)
+        func = self.function(fqn)
         if func is not None:
             if "<locals>" in func.qualname:
                 return None, f"{fqn} is defined inside a function: move it to module level"
@@ -191,9 +203,11 @@ class Linker:
         """Risk codes for a job whose runs call ``function`` (or the inline body of
         ``owner``): I/O against a short interval, process state, runtime control."""
         found = []
-        target = self.functions.get(function or "")
+        target = self.function(function)
         io = io or (target is not None and self._does_io(target))
-        short = schedule.seconds is None or schedule.seconds < SHORT
+        short = schedule.type == "unknown" or (
+            schedule.type == "interval" and (schedule.seconds or 0) < SHORT
+        )
         if io and (short or after_work):
             found.append("overrun")
             notes.append(
@@ -219,7 +233,7 @@ class Linker:
         if depth >= 1:
             return False
         for call in func.calls:
-            callee = self.functions.get(self.canon(call.callee) or "")
+            callee = self.function(call.callee)
             if callee is not None and callee is not func and self._does_io(callee, depth + 1):
                 return True
         return False
