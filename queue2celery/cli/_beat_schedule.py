@@ -25,16 +25,30 @@ from ._migrate import _config_opt, _jobs_opt, _migrate_config, _path_arg
     default=None,
     help="MODULE:ATTR of the project's Celery app (default: a new app from REDIS_URL).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --write: replace the module even if it schedules functions scan no longer finds.",
+)
 @_config_opt
 @_jobs_opt
 def beat_schedule_command(
-    path: Path, module: str | None, app_ref: str | None, config_file: Path | None,
+    path: Path,
+    module: str | None,
+    app_ref: str | None,
+    force: bool,
+    config_file: Path | None,
     jobs: int | None,
 ) -> None:
     """Print (or --write) a Beat schedule for the periodic jobs scan finds under PATH."""
     from ..errors import ConfigError
     from ..migrate import scan
-    from ..migrate.beat_schedule import generate_schedule, module_path, write_schedule
+    from ..migrate.beat_schedule import (
+        dropped_functions,
+        generate_schedule,
+        module_path,
+        write_schedule,
+    )
 
     config = _migrate_config(path, config_file)
     result = scan(path, config, jobs=jobs)
@@ -43,6 +57,12 @@ def beat_schedule_command(
         dotted = module if module and not module.endswith(".py") else None
         generated = generate_schedule(result.periodic, app=app_ref, module=dotted)
         if target is not None:
+            lost = [] if force else dropped_functions(target, generated.source)
+            if lost:
+                raise ConfigError(
+                    f"{str(target)!r} schedules {', '.join(lost)}, which scan no longer finds "
+                    "(did rewrite remove its decorator?); pass --force to drop it"
+                )
             write_schedule(target, generated.source)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -69,10 +69,10 @@ def _loop_names(facts: Sequence[ModuleFacts]) -> set[str]:
     words |= {f.cls.rsplit(".", 1)[-1] for f in funcs if f.loop is not None and f.cls}
     for _ in range(3):
         callers = {
-            f.fqn for f in funcs
-            if f.fqn not in looping and any(
-                c.callee and c.callee.rsplit(".", 1)[-1] in words for c in f.calls
-            )
+            f.fqn
+            for f in funcs
+            if f.fqn not in looping
+            and any(c.callee and c.callee.rsplit(".", 1)[-1] in words for c in f.calls)
         }
         if not callers:
             break
@@ -108,12 +108,16 @@ def find_periodic(
     analysed = {f.rel for f in facts if f.functions or f.jobs or f.starts or f.objects}
     words = _loop_names(facts)
     if words:
-        pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in sorted(words))
-                             + rb")\b")
+        pattern = re.compile(
+            rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in sorted(words)) + rb")\b"
+        )
         more = [f for f in files if f.rel not in analysed and _mentions(f, pattern)]
         facts += parallel_map(
-            _facts_job_forced, [(str(f.path), f.rel, f.module, f.is_package) for f in more],
-            jobs, None, _crashed,
+            _facts_job_forced,
+            [(str(f.path), f.rel, f.module, f.is_package) for f in more],
+            jobs,
+            None,
+            _crashed,
         )
     errors = [FileError(f.rel, f.error) for f in facts if f.error]
 

@@ -21,28 +21,113 @@ from ._periodic_names import ModuleNames, Sym, dotted, symbolize, text
 __all__ = ["collect"]
 
 ROUTE_METHODS = frozenset(
-    {"get", "post", "put", "delete", "patch", "websocket", "api_route", "route",
-     "websocket_route", "head", "options"}
+    {
+        "get",
+        "post",
+        "put",
+        "delete",
+        "patch",
+        "websocket",
+        "api_route",
+        "route",
+        "websocket_route",
+        "head",
+        "options",
+    }
 )
 # Calls that start a coroutine (its call is the first argument) or a callable (first
 # argument, then its arguments; run_in_executor takes the executor first).
 CORO_STARTS = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "gather"})
-CALLABLE_STARTS = {"start_soon": 0, "submit": 0, "run_in_executor": 1, "to_thread": 0,
-                   "add_task": 0, "spawn": 0, "start_new_thread": 0}
+CALLABLE_STARTS = {
+    "start_soon": 0,
+    "submit": 0,
+    "run_in_executor": 1,
+    "to_thread": 0,
+    "add_task": 0,
+    "spawn": 0,
+    "start_new_thread": 0,
+}
 CONTROL = frozenset(
-    {"start", "start_in_background", "shutdown", "pause", "resume", "pause_job", "resume_job",
-     "remove_job", "reschedule_job", "modify_job", "remove_all_jobs", "cancel_job", "clear",
-     "stop", "cancel", "set", "add_job", "add_schedule", "remove_schedule"}
+    {
+        "start",
+        "start_in_background",
+        "shutdown",
+        "pause",
+        "resume",
+        "pause_job",
+        "resume_job",
+        "remove_job",
+        "reschedule_job",
+        "modify_job",
+        "remove_all_jobs",
+        "cancel_job",
+        "clear",
+        "stop",
+        "cancel",
+        "set",
+        "add_job",
+        "add_schedule",
+        "remove_schedule",
+    }
 )
-IO_PREFIXES = ("requests.", "httpx.", "aiohttp.", "urllib.", "smtplib.", "subprocess.",
-               "boto3.", "socket.", "shutil.", "sqlite3.", "psycopg", "pymysql", "redis.",
-               "builtins.open", "os.remove", "os.unlink", "os.scandir", "os.listdir", "glob.")
+IO_PREFIXES = (
+    "requests.",
+    "httpx.",
+    "aiohttp.",
+    "urllib.",
+    "smtplib.",
+    "subprocess.",
+    "boto3.",
+    "socket.",
+    "shutil.",
+    "sqlite3.",
+    "psycopg",
+    "pymysql",
+    "redis.",
+    "builtins.open",
+    "os.remove",
+    "os.unlink",
+    "os.scandir",
+    "os.listdir",
+    "glob.",
+)
 IO_METHODS = frozenset(
-    {"execute", "executemany", "commit", "query", "fetch", "fetchall", "fetchone", "request",
-     "sendmail", "send_message", "urlopen", "scalars", "upload_file", "download_file",
-     "read_text", "write_text", "read_bytes", "write_bytes", "unlink", "rmtree", "iterdir",
-     "delete_many", "update_many", "insert_one", "insert_many", "find", "bulk_write",
-     "scan_iter", "post", "head", "flush", "refresh", "merge", "delete"}
+    {
+        "execute",
+        "executemany",
+        "commit",
+        "query",
+        "fetch",
+        "fetchall",
+        "fetchone",
+        "request",
+        "sendmail",
+        "send_message",
+        "urlopen",
+        "scalars",
+        "upload_file",
+        "download_file",
+        "read_text",
+        "write_text",
+        "read_bytes",
+        "write_bytes",
+        "unlink",
+        "rmtree",
+        "iterdir",
+        "delete_many",
+        "update_many",
+        "insert_one",
+        "insert_many",
+        "find",
+        "bulk_write",
+        "scan_iter",
+        "post",
+        "head",
+        "flush",
+        "refresh",
+        "merge",
+        "delete",
+    }
 )
 SCHEDULERS = ("apscheduler.",)
 
@@ -104,7 +189,9 @@ class Collector(ast.NodeVisitor):
 
     def _pos(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
         line = self.lines[node.lineno - 1] if node.lineno - 1 < len(self.lines) else ""
-        return node.lineno, len(line.encode("utf-8")[: node.col_offset].decode("utf-8", "replace")) + 1
+        return node.lineno, len(
+            line.encode("utf-8")[: node.col_offset].decode("utf-8", "replace")
+        ) + 1
 
     def _sym(self, expr: ast.expr | None) -> Sym:
         return symbolize(expr, self.n)
@@ -213,9 +300,16 @@ class Collector(ast.NodeVisitor):
             self.visit(stmt)
         self.funcs.pop()
         positional = [*args.posonlyargs, *args.args]
-        defaults = list(zip([a.arg for a in positional[len(positional) - len(args.defaults):]],
-                            args.defaults))
-        defaults += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d]
+        defaults = list(
+            zip(
+                [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+                args.defaults,
+                strict=False,
+            )
+        )
+        defaults += [
+            (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False) if d
+        ]
         fact_defaults = tuple((name, self._sym(value)) for name, value in defaults)
         loop = self._loop(node)
         self.n.params, self.n.locals, self.n.cls = saved
@@ -241,7 +335,7 @@ class Collector(ast.NodeVisitor):
             )
         )
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     # -- module-level values -------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -321,7 +415,11 @@ class Collector(ast.NodeVisitor):
                 self._write(func.value, rebind=False)
             if (callee and callee.startswith(IO_PREFIXES)) or method in IO_METHODS:
                 current.io = True
-        if method == "start" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        if (
+            method == "start"
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Call)
+        ):
             self.chained_start.add(id(func.value))
         if self.stmts:
             self._start(node, callee, method)
@@ -329,8 +427,12 @@ class Collector(ast.NodeVisitor):
             if method in CONTROL and isinstance(func, ast.Attribute):
                 self.methods.append(
                     MethodFact(
-                        self.n.fqn(func.value), text(func.value), method, self._stmt(),
-                        self._where(), bool(self.funcs and self.funcs[-1].route),
+                        self.n.fqn(func.value),
+                        text(func.value),
+                        method,
+                        self._stmt(),
+                        self._where(),
+                        bool(self.funcs and self.funcs[-1].route),
                     )
                 )
             if method == "do" or method in ("add_job", "add_schedule"):
@@ -348,18 +450,34 @@ class Collector(ast.NodeVisitor):
             args = next((k.value for k in node.keywords if k.arg == "args"), None)
             elements = args.elts if isinstance(args, (ast.Tuple, ast.List)) else []
             fact = StartFact(
-                "thread", "Thread", self.n.fqn(target), tuple(self._sym(e) for e in elements),
-                (), self._stmt(), self._where(), in_route,
+                "thread",
+                "Thread",
+                self.n.fqn(target),
+                tuple(self._sym(e) for e in elements),
+                (),
+                self._stmt(),
+                self._where(),
+                in_route,
             )
-            self.threads.append((fact, None if id(node) in self.chained_start else self._bound_name()))
+            self.threads.append(
+                (fact, None if id(node) in self.chained_start else self._bound_name())
+            )
             return
         if method in CORO_STARTS or callee == "asyncio.run":
             for arg in node.args:
                 if isinstance(arg, ast.Call):
                     ref = self._callref(arg)
                     self.starts.append(
-                        StartFact("task", method or "run", ref.callee, ref.args, ref.kwargs,
-                                  self._stmt(), self._where(), in_route)
+                        StartFact(
+                            "task",
+                            method or "run",
+                            ref.callee,
+                            ref.args,
+                            ref.kwargs,
+                            self._stmt(),
+                            self._where(),
+                            in_route,
+                        )
                     )
                 if method != "gather":
                     break
@@ -369,8 +487,16 @@ class Collector(ast.NodeVisitor):
                 kind = "task" if method in ("start_soon", "add_task") else "thread"
                 rest = tuple(self._sym(a) for a in node.args[index + 1 :])
                 self.starts.append(
-                    StartFact(kind, method, self.n.fqn(node.args[index]), rest, (),
-                              self._stmt(), self._where(), in_route)
+                    StartFact(
+                        kind,
+                        method,
+                        self.n.fqn(node.args[index]),
+                        rest,
+                        (),
+                        self._stmt(),
+                        self._where(),
+                        in_route,
+                    )
                 )
 
     def _object(self, node: ast.Call, callee: str | None) -> None:
@@ -379,10 +505,13 @@ class Collector(ast.NodeVisitor):
             return
         self.objects.append(
             ObjFact(
-                callee, tuple(self._sym(a) for a in node.args),
+                callee,
+                tuple(self._sym(a) for a in node.args),
                 tuple((k.arg, self._sym(k.value)) for k in node.keywords if k.arg),
                 None if id(node) in self.chained_start else self._bound_name(),
-                self._stmt(), self._where(), id(node) in self.chained_start,
+                self._stmt(),
+                self._where(),
+                id(node) in self.chained_start,
                 tuple(text(a) for a in node.args),
                 tuple((k.arg, text(k.value)) for k in node.keywords if k.arg),
             )
@@ -413,8 +542,10 @@ class Collector(ast.NodeVisitor):
         else:
             kind, receiver = "add_job", node.func.value  # type: ignore[attr-defined]
             library = self.imports_aps
-        first = node.args[0] if node.args else next(
-            (k.value for k in node.keywords if k.arg == "func"), None
+        first = (
+            node.args[0]
+            if node.args
+            else next((k.value for k in node.keywords if k.arg == "func"), None)
         )
         job_args = node.args[1:] if method == "do" else []
         line, col = self._pos(node)
@@ -432,7 +563,8 @@ class Collector(ast.NodeVisitor):
                 col=col,
                 job_args=tuple(text(a) for a in job_args),
                 job_kwargs=tuple((k.arg, text(k.value)) for k in node.keywords if k.arg)
-                if method == "do" else (),
+                if method == "do"
+                else (),
                 imports_library=library,
             )
         )
@@ -453,8 +585,13 @@ class Collector(ast.NodeVisitor):
     def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         outer = self.funcs[-1].fqn if self.funcs else None
         cls = self.n.cls
-        fqn = (f"{outer}.<locals>.{node.name}" if outer
-               else f"{cls}.{node.name}" if cls else self._fqn(node.name))
+        fqn = (
+            f"{outer}.<locals>.{node.name}"
+            if outer
+            else f"{cls}.{node.name}"
+            if cls
+            else self._fqn(node.name)
+        )
         for decorator in node.decorator_list:
             if not isinstance(decorator, ast.Call):
                 continue
@@ -492,10 +629,21 @@ class Collector(ast.NodeVisitor):
                 steps = ((method, *self._arguments(decorator)),)
             receiver = func.value if isinstance(func, ast.Attribute) else func
             self.jobs.append(
-                JobFact(kind, self.n.fqn(receiver), text(receiver), steps, fqn, node.name,
-                        Stmt(line, col, line, f"@{text(decorator)}"), outer or self._where(),
-                        line, col, imports_library=self.imports_aps or self.imports_schedule
-                        or kind == "repeat_every")
+                JobFact(
+                    kind,
+                    self.n.fqn(receiver),
+                    text(receiver),
+                    steps,
+                    fqn,
+                    node.name,
+                    Stmt(line, col, line, f"@{text(decorator)}"),
+                    outer or self._where(),
+                    line,
+                    col,
+                    imports_library=self.imports_aps
+                    or self.imports_schedule
+                    or kind == "repeat_every",
+                )
             )
             del stmt
 
@@ -520,9 +668,9 @@ class Collector(ast.NodeVisitor):
                 attr = call.func.attr
                 if attr in loops.QUEUE_READS or attr in loops.KEEPALIVE:
                     return None
-                if attr == "get" and (not call.args or any(
-                    k.arg in ("timeout", "block") for k in call.keywords
-                )):
+                if attr == "get" and (
+                    not call.args or any(k.arg in ("timeout", "block") for k in call.keywords)
+                ):
                     return None  # q.get(), q.get(timeout=1): a consumer
         sleep: ast.expr | None | bool = False
         sleep_index = -1
@@ -530,42 +678,48 @@ class Collector(ast.NodeVisitor):
         if isinstance(loop.test, ast.UnaryOp) and isinstance(loop.test.operand, ast.Call):
             sleep = loops.sleep_arg(loop.test.operand, self.n.fqn)
         for stmt in loops.normal_path(loop.body):
-            call = loops.called(stmt)
+            each = loops.called(stmt)
             if isinstance(stmt, (ast.Break, ast.Return)):
                 return None  # leaves after one pass: a retry or a polling wait
-            if call is not None:
-                found = loops.sleep_arg(call, self.n.fqn)
+            if each is not None:
+                found = loops.sleep_arg(each, self.n.fqn)
                 if found is not False:
                     sleep, sleep_index = found, len(work)
                     continue
-                if loops.is_logging(call):
+                if loops.is_logging(each):
                     continue
             if isinstance(stmt, (ast.Pass, ast.Continue)) or loops.is_stop_check(stmt):
                 continue
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
             work.append(stmt)
-        if sleep is False or not work:
+        if sleep is False or sleep is True or not work:
             return None
         run_pending = any(
             isinstance(c.func, ast.Attribute) and c.func.attr == "run_pending" for c in calls
         )
         tick = None
-        if len(work) == 1:
-            call = loops.called(work[0])
-            if call is not None:
-                tick = self._callref(call)
-        names = [self.n.fqn(c.func) or (f".{c.func.attr}" if isinstance(c.func, ast.Attribute)
-                                        else "?") for c in calls]
-        io = any(isinstance(n, ast.Await) and not _is_sleep_call(n.value, self.n)
-                 for n in everything) or any(
-            n.startswith(IO_PREFIXES) or n.lstrip(".") in IO_METHODS for n in names
-        )
+        only = loops.called(work[0]) if len(work) == 1 else None
+        if only is not None:
+            tick = self._callref(only)
+        names = [
+            self.n.fqn(c.func) or (f".{c.func.attr}" if isinstance(c.func, ast.Attribute) else "?")
+            for c in calls
+        ]
+        io = any(
+            isinstance(n, ast.Await) and not _is_sleep_call(n.value, self.n) for n in everything
+        ) or any(n.startswith(IO_PREFIXES) or n.lstrip(".") in IO_METHODS for n in names)
         line, col = self._pos(loop)
         return LoopFact(
-            line, col, self._sym(sleep) if sleep is not None else ("src", "?"),
+            line,
+            col,
+            self._sym(sleep) if sleep is not None else ("src", "?"),
             text(sleep) if sleep is not None else "?",
-            sleep_index >= len(work), tick, tuple(sorted(set(names))), io, run_pending,
+            sleep_index >= len(work),
+            tick,
+            tuple(sorted(set(names))),
+            io,
+            run_pending,
         )
 
     def facts(self) -> ModuleFacts:
@@ -577,9 +731,19 @@ class Collector(ast.NodeVisitor):
         for method in self.methods:
             if method.method == "start" and method.receiver in bound:
                 fact = bound.pop(method.receiver)
-                starts.append(StartFact(fact.kind, fact.via, fact.target, fact.args, (),
-                                        method.stmt, method.function, method.in_route,
-                                        method.receiver))
+                starts.append(
+                    StartFact(
+                        fact.kind,
+                        fact.via,
+                        fact.target,
+                        fact.args,
+                        (),
+                        method.stmt,
+                        method.function,
+                        method.in_route,
+                        method.receiver,
+                    )
+                )
         starts.extend(bound.values())  # never seen started here: report the creation
         return ModuleFacts(
             module=self.n.module,

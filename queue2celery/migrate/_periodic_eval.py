@@ -10,10 +10,24 @@ from ._periodic_names import Sym
 
 __all__ = ["Values"]
 
-_UNITS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1,
-          "milliseconds": 0.001, "microseconds": 0.000001}
-_TIMEDELTA_POSITIONAL = ("days", "seconds", "microseconds", "milliseconds", "minutes", "hours",
-                         "weeks")
+_UNITS = {
+    "weeks": 604800,
+    "days": 86400,
+    "hours": 3600,
+    "minutes": 60,
+    "seconds": 1,
+    "milliseconds": 0.001,
+    "microseconds": 0.000001,
+}
+_TIMEDELTA_POSITIONAL = (
+    "days",
+    "seconds",
+    "microseconds",
+    "milliseconds",
+    "minutes",
+    "hours",
+    "weeks",
+)
 
 
 class Values:
@@ -107,8 +121,10 @@ class Values:
             return None
         name, sym = found
         if name != fqn:
-            notes.append(f"{fqn.rsplit('.', 2)[-2]}.{fqn.rsplit('.', 1)[-1]} is the default "
-                         f"of {name}; a value set at run time overrides it")
+            notes.append(
+                f"{fqn.rsplit('.', 2)[-2]}.{fqn.rsplit('.', 1)[-1]} is the default "
+                f"of {name}; a value set at run time overrides it"
+            )
         return self._value(sym, {}, notes, depth + 1)
 
     def _lookup(self, fqn: str) -> tuple[str, Sym] | None:
@@ -144,7 +160,7 @@ class Values:
             return self._value(default, bind, notes, depth + 1)
         if last == "timedelta":
             total = 0.0
-            pairs = list(zip(_TIMEDELTA_POSITIONAL, args)) + list(kw.items())
+            pairs = list(zip(_TIMEDELTA_POSITIONAL, args, strict=False)) + list(kw.items())
             for unit, value_sym in pairs:
                 value = self._value(value_sym, bind, notes, depth + 1)
                 if not isinstance(value, (int, float)) or unit not in _UNITS:

@@ -42,13 +42,14 @@ def _bindings(linker: Linker, obj: ObjFact, cls: str) -> dict[str, Sym]:
     if init is None:
         return {}
     given: dict[str, Sym] = dict(init.defaults)
-    given.update(zip(init.params, obj.args))
+    given.update(zip(init.params, obj.args, strict=False))
     given.update(obj.kwargs)
     return {f"{cls}.{attr}": given[param] for attr, param in init.init_attrs if param in given}
 
 
-def _job(linker: Linker, facts: ModuleFacts, obj: ObjFact, cls: str,
-         func: FuncFact) -> PeriodicJob | None:
+def _job(
+    linker: Linker, facts: ModuleFacts, obj: ObjFact, cls: str, func: FuncFact
+) -> PeriodicJob | None:
     loop = func.loop
     assert loop is not None
     attrs = _bindings(linker, obj, cls)
@@ -66,16 +67,32 @@ def _job(linker: Linker, facts: ModuleFacts, obj: ObjFact, cls: str,
             if method.method == "start" and not method.in_route and not started:
                 start_stmt, owner, started = method.stmt, other, True
             elif method.in_route and method.method in _CONTROL:
-                control.append(f"endpoint {method.function} calls {method.receiver_text}."
-                               f"{method.method}()")
+                control.append(
+                    f"endpoint {method.function} calls {method.receiver_text}.{method.method}()"
+                )
     if not started:
         notes.append("no start() call found for it: the construction is the start site")
     tick = loop.tick
     from_ctor = tick is not None and linker.canon(tick.callee) in attrs
-    is_thread = any(b.endswith("Thread") for m in linker.modules for c, bases in m.classes
-                    if c == cls for b in bases)
+    is_thread = any(
+        b.endswith("Thread")
+        for m in linker.modules
+        for c, bases in m.classes
+        if c == cls
+        for b in bases
+    )
     kind = "homemade" if from_ctor or not is_thread else "thread"
-    job = linker.job_from_loop(func, loop, schedule, kind, linker.site(owner, start_stmt),
-                               review, notes, control, instance=obj.bound, bind_attrs=attrs)
+    job = linker.job_from_loop(
+        func,
+        loop,
+        schedule,
+        kind,
+        linker.site(owner, start_stmt),
+        review,
+        notes,
+        control,
+        instance=obj.bound,
+        bind_attrs=attrs,
+    )
     # One job per instance: it is where the instance is built.
     return replace(job, path=facts.rel, line=obj.stmt.line, col=obj.stmt.col)

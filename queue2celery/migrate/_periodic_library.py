@@ -16,11 +16,24 @@ if TYPE_CHECKING:
 
 __all__ = ["library_job"]
 
-APS_CONTROL = frozenset({"pause_job", "resume_job", "remove_job", "reschedule_job",
-                         "modify_job", "remove_all_jobs", "add_job", "pause", "resume",
-                         "shutdown", "start"})
-APS_ONLY = frozenset({"pause_job", "resume_job", "remove_job", "reschedule_job", "modify_job",
-                      "remove_all_jobs"})
+APS_CONTROL = frozenset(
+    {
+        "pause_job",
+        "resume_job",
+        "remove_job",
+        "reschedule_job",
+        "modify_job",
+        "remove_all_jobs",
+        "add_job",
+        "pause",
+        "resume",
+        "shutdown",
+        "start",
+    }
+)
+APS_ONLY = frozenset(
+    {"pause_job", "resume_job", "remove_job", "reschedule_job", "modify_job", "remove_all_jobs"}
+)
 APS_OPTIONS = ("id", "misfire_grace_time", "coalesce", "max_instances", "replace_existing")
 SCHEDULE_CONTROL = frozenset({"clear", "cancel_job"})
 
@@ -37,25 +50,32 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
     start: StartSite | None = linker.site(facts, fact.stmt)
     expression = fact.stmt.code
     if fact.kind == "schedule":
-        if not (fact.imports_library or (receiver or "").startswith("schedule")
-                or cls.startswith("schedule.")):
+        if not (
+            fact.imports_library
+            or (receiver or "").startswith("schedule")
+            or cls.startswith("schedule.")
+        ):
             return None
         schedule, review, notes = schedule_lib(fact.steps, linker.values, expression)
         started_by = "schedule"
         runners = [f.fqn for f in linker.functions.values() if f.loop and f.loop.run_pending]
-        notes.append("run_pending() runs in " + (", ".join(sorted(runners)) or "no loop scan found"))
+        notes.append(
+            "run_pending() runs in " + (", ".join(sorted(runners)) or "no loop scan found")
+        )
         for method in linker.route_methods():
             if method.method in SCHEDULE_CONTROL and linker.canon(method.receiver) == receiver:
-                control.append(f"endpoint {method.function} calls {method.receiver_text}."
-                               f"{method.method}()")
+                control.append(
+                    f"endpoint {method.function} calls {method.receiver_text}.{method.method}()"
+                )
     elif fact.kind in ("add_job", "scheduled_job"):
         if not (fact.imports_library or cls.startswith("apscheduler.")):
             return None
         name, call_args, call_kwargs = fact.steps[-1]
         kw = dict(call_kwargs)
         position = 1 if fact.kind == "add_job" else 0
-        trigger: Sym | None = call_args[position] if len(call_args) > position else kw.get(
-            "trigger")
+        trigger: Sym | None = (
+            call_args[position] if len(call_args) > position else kw.get("trigger")
+        )
         found = aps_schedule(trigger, kw, linker.values, expression)
         if found is None:
             return None  # a one-off ("date" trigger): not periodic work
@@ -72,12 +92,15 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
         if zone and schedule.type == "cron":
             notes.append(f"the scheduler runs in time zone {zone}: set Celery's timezone to it")
         if fact.kind == "scheduled_job":
-            start = _scheduler_start(linker, receiver)
+            runner = _scheduler_start(linker, receiver)
+            if runner is not None:
+                notes.append(f"the scheduler starts at {runner.path}:{runner.line}: {runner.code}")
         for method in linker.route_methods():
             same = linker.canon(method.receiver) == receiver and method.method in APS_CONTROL
             if same or (method.method in APS_ONLY and method.receiver != receiver):
-                control.append(f"endpoint {method.function} calls {method.receiver_text}."
-                               f"{method.method}()")
+                control.append(
+                    f"endpoint {method.function} calls {method.receiver_text}.{method.method}()"
+                )
     elif fact.kind == "repeat_every":
         kw = dict(fact.steps[-1][2])
         seconds = linker.values.number(kw["seconds"], notes=notes) if "seconds" in kw else None
@@ -108,18 +131,32 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
     risks = linker.risks(None, False, False, function, schedule, control, notes)
     name = (function or fact.job_text or "job").rsplit(".", 1)[-1].lstrip("_") or "job"
     return PeriodicJob(
-        path=facts.rel, line=fact.line, col=fact.col, name=name, function=function,
-        callable=callable_, is_async=is_async, started_by=started_by, schedule=schedule,
-        start=start, args=args, kwargs=kwargs, options=tuple(options.items()), risks=risks,
-        needs_review=tuple(review), details=tuple(dict.fromkeys(notes)),
+        path=facts.rel,
+        line=fact.line,
+        col=fact.col,
+        name=name,
+        function=function,
+        callable=callable_,
+        is_async=is_async,
+        started_by=started_by,
+        schedule=schedule,
+        start=start,
+        args=args,
+        kwargs=kwargs,
+        options=tuple(options.items()),
+        risks=risks,
+        needs_review=tuple(review),
+        details=tuple(dict.fromkeys(notes)),
     )
 
 
 def _scheduler_start(linker: Linker, receiver: str | None) -> StartSite | None:
     for facts in linker.modules:
         for method in facts.methods:
-            if method.method in ("start", "start_in_background") and \
-                    linker.canon(method.receiver) == receiver:
+            if (
+                method.method in ("start", "start_in_background")
+                and linker.canon(method.receiver) == receiver
+            ):
                 return linker.site(facts, method.stmt)
     return None
 

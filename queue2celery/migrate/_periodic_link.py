@@ -101,8 +101,9 @@ class Linker:
             frontier = following
         return None
 
-    def _loop_job(self, facts: ModuleFacts, start: StartFact,
-                  seen: set[tuple[str, int]]) -> PeriodicJob | None:
+    def _loop_job(
+        self, facts: ModuleFacts, start: StartFact, seen: set[tuple[str, int]]
+    ) -> PeriodicJob | None:
         found = self._reach(start.target)
         if found is None:
             return None
@@ -116,7 +117,7 @@ class Linker:
         seen.add((func.fqn, loop.line))
         bind: dict[str, Sym] = dict(func.defaults)
         if depth == 0:
-            bind.update(zip(func.params, start.args))
+            bind.update(zip(func.params, start.args, strict=False))
             bind.update(start.kwargs)
         review: list[str] = []
         notes: list[str] = []
@@ -126,29 +127,49 @@ class Linker:
         kind = start.kind if start.kind in ("thread", "task") else "thread"
         if start.kind == "script":
             notes.append("started when the module runs as a script (its own process)")
-        return self.job_from_loop(func, loop, schedule, kind, self.site(facts, start.stmt),
-                                   review, notes, self._start_control(start, func))
+        return self.job_from_loop(
+            func,
+            loop,
+            schedule,
+            kind,
+            self.site(facts, start.stmt),
+            review,
+            notes,
+            self._start_control(start, func),
+        )
 
-    def interval(self, loop: LoopFact, bind: Mapping[str, Sym], review: list[str],
-                  notes: list[str]) -> Schedule:
+    def interval(
+        self, loop: LoopFact, bind: Mapping[str, Sym], review: list[str], notes: list[str]
+    ) -> Schedule:
         seconds = self.values.number(loop.sleep, bind, notes)
         if seconds is None or seconds <= 0:
             review.append(f"the interval {loop.sleep_text!r} cannot be resolved statically")
             return Schedule("unknown", expression=loop.sleep_text)
         return Schedule("interval", seconds=seconds, expression=loop.sleep_text)
 
-    def job_from_loop(self, func: FuncFact, loop: LoopFact, schedule: Schedule, kind: str,
-                       start: StartSite | None, review: list[str], notes: list[str],
-                       control: list[str], instance: str | None = None,
-                       bind_attrs: Mapping[str, Sym] | None = None) -> PeriodicJob:
+    def job_from_loop(
+        self,
+        func: FuncFact,
+        loop: LoopFact,
+        schedule: Schedule,
+        kind: str,
+        start: StartSite | None,
+        review: list[str],
+        notes: list[str],
+        control: list[str],
+        instance: str | None = None,
+        bind_attrs: Mapping[str, Sym] | None = None,
+    ) -> PeriodicJob:
         tick = loop.tick
         function = callable_ = None
         is_async: bool | None = None
         args: tuple[str, ...] = ()
         kwargs: tuple[tuple[str, str], ...] = ()
         if tick is None:
-            review.append(f"the loop body in {func.fqn} is inline: move one pass of it into a "
-                          "function, then generate the schedule again")
+            review.append(
+                f"the loop body in {func.fqn} is inline: move one pass of it into a "
+                "function, then generate the schedule again"
+            )
         else:
             callee = self.canon(tick.callee)
             given = bind_attrs.get(callee or "") if bind_attrs else None
@@ -166,14 +187,24 @@ class Linker:
             args, kwargs = tick.arg_texts, tick.kwarg_texts
             if args or kwargs:
                 review.append("each run gets arguments from the loop: check they are constant")
-        risks = self.risks(func, loop.io, loop.sleep_after_work, function, schedule, control,
-                           notes)
+        risks = self.risks(func, loop.io, loop.sleep_after_work, function, schedule, control, notes)
         name = (function or func.fqn).rsplit(".", 1)[-1].lstrip("_") or "job"
         return PeriodicJob(
-            path=self.rel.get(func.module, func.module), line=loop.line, col=loop.col,
-            name=name, function=function, callable=callable_, is_async=is_async,
-            started_by=kind, schedule=schedule, start=start, args=args, kwargs=kwargs,
-            risks=risks, needs_review=tuple(review), details=tuple(dict.fromkeys(notes)),
+            path=self.rel.get(func.module, func.module),
+            line=loop.line,
+            col=loop.col,
+            name=name,
+            function=function,
+            callable=callable_,
+            is_async=is_async,
+            started_by=kind,
+            schedule=schedule,
+            start=start,
+            args=args,
+            kwargs=kwargs,
+            risks=risks,
+            needs_review=tuple(review),
+            details=tuple(dict.fromkeys(notes)),
         )
 
     def callable(self, fqn: str, instance: str | None) -> tuple[str | None, str | None]:
@@ -198,8 +229,16 @@ class Linker:
         return (f"{module}:{name}" if module else None), None
 
     # -- risks -------------------------------------------------------------------------
-    def risks(self, owner: FuncFact | None, io: bool, after_work: bool, function: str | None,
-              schedule: Schedule, control: list[str], notes: list[str]) -> tuple:
+    def risks(
+        self,
+        owner: FuncFact | None,
+        io: bool,
+        after_work: bool,
+        function: str | None,
+        schedule: Schedule,
+        control: list[str],
+        notes: list[str],
+    ) -> tuple:
         """Risk codes for a job whose runs call ``function`` (or the inline body of
         ``owner``): I/O against a short interval, process state, runtime control."""
         found = []
@@ -211,8 +250,8 @@ class Linker:
         if io and (short or after_work):
             found.append("overrun")
             notes.append(
-                "the run does I/O and " + ("the interval is short" if short else
-                                           "the loop slept after each run")
+                "the run does I/O and "
+                + ("the interval is short" if short else "the loop slept after each run")
             )
         written: set[str] = set()
         if target is not None:
@@ -253,10 +292,16 @@ class Linker:
             out.append(f"an endpoint starts it ({start.function})")
         watched = set(func.reads) | ({start.bound} if start.bound else set())
         for method in self.route_methods():
-            if method.receiver in watched and method.method in ("set", "cancel", "stop", "start",
-                                                                 "clear"):
-                out.append(f"endpoint {method.function} calls {method.receiver_text}."
-                           f"{method.method}()")
+            if method.receiver in watched and method.method in (
+                "set",
+                "cancel",
+                "stop",
+                "start",
+                "clear",
+            ):
+                out.append(
+                    f"endpoint {method.function} calls {method.receiver_text}.{method.method}()"
+                )
         for route in (f for f in self.functions.values() if f.route):
             if any(self.canon(c.callee) == start.function for c in route.calls):
                 out.append(f"endpoint {route.fqn} starts it")
@@ -289,4 +334,3 @@ def _replace(job: PeriodicJob, **changes: object) -> PeriodicJob:
     from dataclasses import replace
 
     return replace(job, **changes)  # type: ignore[arg-type]
-

@@ -20,9 +20,26 @@ SLEEPS = frozenset(
 )
 # Methods that take work from a queue or a stream: a loop around one is a consumer.
 QUEUE_READS = frozenset(
-    {"get_nowait", "blpop", "brpop", "brpoplpush", "blmove", "xread", "xreadgroup", "recv",
-     "receive", "receive_json", "receive_text", "receive_bytes", "consume", "getmessage",
-     "get_message", "listen", "basic_get", "poll"}
+    {
+        "get_nowait",
+        "blpop",
+        "brpop",
+        "brpoplpush",
+        "blmove",
+        "xread",
+        "xreadgroup",
+        "recv",
+        "receive",
+        "receive_json",
+        "receive_text",
+        "receive_bytes",
+        "consume",
+        "getmessage",
+        "get_message",
+        "listen",
+        "basic_get",
+        "poll",
+    }
 )
 KEEPALIVE = frozenset({"send_json", "send_text", "send_bytes", "ping"})
 LOGGING = frozenset(
@@ -133,7 +150,9 @@ def is_stop_check(stmt: ast.stmt) -> bool:
     """``if self._stopped: break`` / ``if not running: return``: leaving when told to."""
     if not isinstance(stmt, ast.If) or stmt.orelse:
         return False
-    return all(isinstance(s, (ast.Break, ast.Return, ast.Continue)) or _is_log(s) for s in stmt.body)
+    return all(
+        isinstance(s, (ast.Break, ast.Return, ast.Continue)) or _is_log(s) for s in stmt.body
+    )
 
 
 def _is_log(stmt: ast.stmt) -> bool:
@@ -143,6 +162,19 @@ def _is_log(stmt: ast.stmt) -> bool:
 
 # Methods that change a dict, list, set or deque in place (a write to process state).
 MUTATING = frozenset(
-    {"append", "extend", "insert", "update", "add", "pop", "popitem", "popleft", "appendleft",
-     "remove", "discard", "clear", "setdefault"}
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "add",
+        "pop",
+        "popitem",
+        "popleft",
+        "appendleft",
+        "remove",
+        "discard",
+        "clear",
+        "setdefault",
+    }
 )

@@ -9,7 +9,7 @@ cross-module evaluation after the parallel pass needs no tree and no scope.
 from __future__ import annotations
 
 import ast
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["ModuleNames", "Sym", "dotted", "literal", "symbolize"]
 
@@ -17,7 +17,7 @@ __all__ = ["ModuleNames", "Sym", "dotted", "literal", "symbolize"]
 # | ("neg", a) | ("call", fqn, (args...), ((key, value)...)) | ("src", text) | ("none",)
 Sym = tuple[Any, ...]
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//"}
-ExprNode = Union[ast.expr, None]
+ExprNode = ast.expr | None
 
 
 def dotted(expr: ast.expr) -> str | None:
@@ -76,7 +76,9 @@ class ModuleNames:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            self.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+            self.imports[alias.asname or alias.name] = (
+                f"{base}.{alias.name}" if base else alias.name
+            )
 
     def qualify(self, name: str) -> str | None:
         """The fully qualified name of dotted ``name`` as written here (None: a parameter or

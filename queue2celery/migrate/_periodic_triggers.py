@@ -14,8 +14,15 @@ __all__ = ["aps_schedule", "schedule_lib"]
 
 Step = tuple[str, tuple[Sym, ...], tuple[tuple[str, Sym], ...]]
 _SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
-_WEEKDAYS = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu",
-             "friday": "fri", "saturday": "sat", "sunday": "sun"}
+_WEEKDAYS = {
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+}
 _APS_DOW = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler: 0 is Monday
 _APS_ORDER = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 _APS_MIN = {"month": "1", "day": "1", "hour": "0", "minute": "0", "second": "0"}
@@ -23,8 +30,9 @@ Result = tuple[Schedule, list[str], list[str]]  # schedule, needs-review reasons
 
 
 def _cron(fields: dict[str, str], expression: str) -> Schedule:
-    return Schedule("cron", cron=tuple((f, fields.get(f, "*")) for f in CRON_FIELDS),
-                    expression=expression)
+    return Schedule(
+        "cron", cron=tuple((f, fields.get(f, "*")) for f in CRON_FIELDS), expression=expression
+    )
 
 
 def schedule_lib(steps: Sequence[Step], values: Values, expression: str) -> Result:
@@ -56,8 +64,11 @@ def schedule_lib(steps: Sequence[Step], values: Values, expression: str) -> Resu
         review.append(f"the interval of {expression!r} cannot be resolved statically")
         return Schedule("unknown", expression=expression), review, notes
     if at is None and weekday is None:
-        return Schedule("interval", seconds=count * _SECONDS[unit], expression=expression), \
-            review, notes
+        return (
+            Schedule("interval", seconds=count * _SECONDS[unit], expression=expression),
+            review,
+            notes,
+        )
     if count != 1:
         review.append(f"every({count:g}) with at(): Beat's crontab cannot skip periods")
     if weekday is not None and at is None:
@@ -69,7 +80,10 @@ def schedule_lib(steps: Sequence[Step], values: Values, expression: str) -> Resu
         return Schedule("unknown", expression=expression), review, notes
     fields: dict[str, str] = {}
     if unit in ("day", "week"):
-        fields["hour"], fields["minute"] = str(int(parts[0])), str(int(parts[1]) if len(parts) > 1 else 0)
+        fields["hour"], fields["minute"] = (
+            str(int(parts[0])),
+            str(int(parts[1]) if len(parts) > 1 else 0),
+        )
         if len(parts) > 2 and int(parts[2]):
             review.append("a time with seconds: Beat's crontab runs on the minute")
         if weekday:
@@ -82,8 +96,9 @@ def schedule_lib(steps: Sequence[Step], values: Values, expression: str) -> Resu
     return _cron(fields, expression), review, notes
 
 
-def aps_schedule(trigger: Sym | None, kwargs: dict[str, Sym], values: Values,
-                 expression: str) -> Result | None:
+def aps_schedule(
+    trigger: Sym | None, kwargs: dict[str, Sym], values: Values, expression: str
+) -> Result | None:
     """The schedule of an APScheduler trigger (``"interval"``/``"cron"`` with their keyword
     arguments, ``IntervalTrigger(...)``, ``CronTrigger(...)``, ``CronTrigger.from_crontab``).
     None for a one-off (``"date"``, no trigger): that is not periodic work."""
@@ -104,8 +119,20 @@ def aps_schedule(trigger: Sym | None, kwargs: dict[str, Sym], values: Values,
             if len(parts) != 5:
                 review.append(f"the crontab in {expression!r} cannot be read statically")
                 return Schedule("unknown", expression=expression), review, notes
-            return _cron(dict(zip(("minute", "hour", "day_of_month", "month_of_year",
-                                   "day_of_week"), parts)), expression), review, notes
+            return (
+                _cron(
+                    dict(
+                        zip(
+                            ("minute", "hour", "day_of_month", "month_of_year", "day_of_week"),
+                            parts,
+                            strict=False,
+                        )
+                    ),
+                    expression,
+                ),
+                review,
+                notes,
+            )
         elif name.endswith("CronTrigger"):
             kind = "cron"
         elif name.endswith("DateTrigger"):
@@ -120,14 +147,19 @@ def aps_schedule(trigger: Sym | None, kwargs: dict[str, Sym], values: Values,
             notes.append(f"{key} is set: Beat's entry has no exact equivalent, check it")
     if kind == "interval":
         total = 0.0
-        for unit, factor in (("weeks", 604800), ("days", 86400), ("hours", 3600),
-                             ("minutes", 60), ("seconds", 1)):
+        for unit, factor in (
+            ("weeks", 604800),
+            ("days", 86400),
+            ("hours", 3600),
+            ("minutes", 60),
+            ("seconds", 1),
+        ):
             if unit in fields:
-                value = values.number(fields[unit], notes=notes)
-                if value is None:
+                amount = values.number(fields[unit], notes=notes)
+                if amount is None:
                     review.append(f"{unit} in {expression!r} cannot be resolved statically")
                     return Schedule("unknown", expression=expression), review, notes
-                total += value * factor
+                total += amount * factor
         return Schedule("interval", seconds=total or 1, expression=expression), review, notes
     if kind != "cron":
         review.append(f"trigger {kind!r} is not one Beat knows")
