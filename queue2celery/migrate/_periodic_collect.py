@@ -566,6 +566,7 @@ class Collector(ast.NodeVisitor):
                 if method == "do"
                 else (),
                 imports_library=library,
+                expression=text(node) if method != "do" or node.args else "",
             )
         )
 

@@ -150,7 +150,9 @@ class Values:
                     value = float(value)
                 except ValueError:
                     return None
-            return value if isinstance(value, (int, float)) else None
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return None
+            return float(value) if func == "builtins.float" else int(value)
         if func in ("os.getenv", "os.environ.get"):
             default = args[1] if len(args) > 1 else kw.get("default")
             name = self._value(args[0], bind, notes, depth + 1) if args else None

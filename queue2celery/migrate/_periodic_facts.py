@@ -135,6 +135,7 @@ class JobFact:
     job_args: tuple[str, ...] = ()
     job_kwargs: tuple[tuple[str, str], ...] = ()
     imports_library: bool = False  # the module imports the library the call belongs to
+    expression: str = ""  # the registration, on one line
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
     kwargs = fact.job_kwargs
     control: list[str] = []
     start: StartSite | None = linker.site(facts, fact.stmt)
-    expression = fact.stmt.code
+    expression = fact.expression or fact.stmt.code
     if fact.kind == "schedule":
         if not (
             fact.imports_library

@@ -251,7 +251,13 @@ class Linker:
             found.append("overrun")
             notes.append(
                 "the run does I/O and "
-                + ("the interval is short" if short else "the loop slept after each run")
+                + (
+                    "the interval is not known"
+                    if schedule.type == "unknown"
+                    else "the interval is short"
+                    if short
+                    else "the loop slept after each run"
+                )
             )
         written: set[str] = set()
         if target is not None:

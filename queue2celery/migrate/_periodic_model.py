@@ -51,7 +51,10 @@ class Schedule:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
         if self.type == "interval":
-            out["seconds"] = self.seconds
+            seconds = self.seconds
+            out["seconds"] = (
+                int(seconds) if seconds is not None and seconds == int(seconds) else seconds
+            )
         if self.type == "cron":
             out.update(dict(self.cron))
         out["expression"] = self.expression
