@@ -5,226 +5,24 @@ from __future__ import annotations
 import ast
 
 from . import _periodic_loops as loops
+from ._periodic_collect_base import _Func, is_sleep_call
 from ._periodic_facts import (
-    CallRef,
     FuncFact,
-    JobFact,
-    LoopFact,
     MethodFact,
     ModuleFacts,
     ObjFact,
     StartFact,
-    Stmt,
 )
-from ._periodic_names import ModuleNames, Sym, dotted, symbolize, text
+from ._periodic_loopfacts import LoopFacts
+from ._periodic_names import text
+from ._periodic_registrations import Registrations
+from ._periodic_words import CALLABLE_STARTS, CONTROL, CORO_STARTS, IO_METHODS, IO_PREFIXES
 
 __all__ = ["collect"]
 
-ROUTE_METHODS = frozenset(
-    {
-        "get",
-        "post",
-        "put",
-        "delete",
-        "patch",
-        "websocket",
-        "api_route",
-        "route",
-        "websocket_route",
-        "head",
-        "options",
-    }
-)
-# Calls that start a coroutine (its call is the first argument) or a callable (first
-# argument, then its arguments; run_in_executor takes the executor first).
-CORO_STARTS = frozenset({"create_task", "ensure_future", "run_coroutine_threadsafe", "gather"})
-CALLABLE_STARTS = {
-    "start_soon": 0,
-    "submit": 0,
-    "run_in_executor": 1,
-    "to_thread": 0,
-    "add_task": 0,
-    "spawn": 0,
-    "start_new_thread": 0,
-}
-CONTROL = frozenset(
-    {
-        "start",
-        "start_in_background",
-        "shutdown",
-        "pause",
-        "resume",
-        "pause_job",
-        "resume_job",
-        "remove_job",
-        "reschedule_job",
-        "modify_job",
-        "remove_all_jobs",
-        "cancel_job",
-        "clear",
-        "stop",
-        "cancel",
-        "set",
-        "add_job",
-        "add_schedule",
-        "remove_schedule",
-    }
-)
-IO_PREFIXES = (
-    "requests.",
-    "httpx.",
-    "aiohttp.",
-    "urllib.",
-    "smtplib.",
-    "subprocess.",
-    "boto3.",
-    "socket.",
-    "shutil.",
-    "sqlite3.",
-    "psycopg",
-    "pymysql",
-    "redis.",
-    "builtins.open",
-    "os.remove",
-    "os.unlink",
-    "os.scandir",
-    "os.listdir",
-    "glob.",
-)
-IO_METHODS = frozenset(
-    {
-        "execute",
-        "executemany",
-        "commit",
-        "query",
-        "fetch",
-        "fetchall",
-        "fetchone",
-        "request",
-        "sendmail",
-        "send_message",
-        "urlopen",
-        "scalars",
-        "upload_file",
-        "download_file",
-        "read_text",
-        "write_text",
-        "read_bytes",
-        "write_bytes",
-        "unlink",
-        "rmtree",
-        "iterdir",
-        "delete_many",
-        "update_many",
-        "insert_one",
-        "insert_many",
-        "find",
-        "bulk_write",
-        "scan_iter",
-        "post",
-        "head",
-        "flush",
-        "refresh",
-        "merge",
-        "delete",
-    }
-)
-SCHEDULERS = ("apscheduler.",)
 
-
-class _Func:
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, fqn: str, cls: str | None):
-        self.node = node
-        self.fqn = fqn
-        self.cls = cls
-        self.calls: list[CallRef] = []
-        self.writes: set[str] = set()
-        self.reads: set[str] = set()
-        self.io = False
-        self.globals: set[str] = set()
-        self.route = any(_is_route(d) for d in node.decorator_list)
-
-
-def _is_route(decorator: ast.expr) -> bool:
-    return (
-        isinstance(decorator, ast.Call)
-        and isinstance(decorator.func, ast.Attribute)
-        and decorator.func.attr in ROUTE_METHODS
-    )
-
-
-class Collector(ast.NodeVisitor):
-    def __init__(self, module: str, is_package: bool, rel: str, source: str) -> None:
-        self.n = ModuleNames(module, is_package)
-        self.rel = rel
-        self.lines = source.splitlines()
-        self.funcs: list[_Func] = []
-        self.done: list[FuncFact] = []
-        self.stmts: list[ast.stmt] = []
-        self.starts: list[StartFact] = []
-        self.objects: list[ObjFact] = []
-        self.methods: list[MethodFact] = []
-        self.jobs: list[JobFact] = []
-        self.constants: dict[str, Sym] = {}
-        self.classes: dict[str, tuple[str, ...]] = {}
-        self.awaited: set[int] = set()
-        self.chained_start: set[int] = set()
-        self.threads: list[tuple[StartFact, str | None]] = []
-        self.imports_schedule = False
-        self.imports_aps = False
-
-    # -- helpers ------------------------------------------------------------------------
-    def _fqn(self, local: str) -> str:
-        return f"{self.n.module}.{local}" if self.n.module else local
-
-    def _where(self) -> str:
-        return self.funcs[-1].fqn if self.funcs else self._fqn("<module>")
-
-    def _stmt(self) -> Stmt:
-        stmt = self.stmts[-1]
-        line = self.lines[stmt.lineno - 1] if stmt.lineno - 1 < len(self.lines) else ""
-        col = len(line.encode("utf-8")[: stmt.col_offset].decode("utf-8", "replace")) + 1
-        end = getattr(stmt, "end_lineno", None) or stmt.lineno
-        return Stmt(stmt.lineno, col, end, line.strip(), isinstance(stmt, ast.Expr))
-
-    def _pos(self, node: ast.expr | ast.stmt) -> tuple[int, int]:
-        line = self.lines[node.lineno - 1] if node.lineno - 1 < len(self.lines) else ""
-        return node.lineno, len(
-            line.encode("utf-8")[: node.col_offset].decode("utf-8", "replace")
-        ) + 1
-
-    def _sym(self, expr: ast.expr | None) -> Sym:
-        return symbolize(expr, self.n)
-
-    def _callref(self, call: ast.Call) -> CallRef:
-        line, col = self._pos(call)
-        return CallRef(
-            callee=self.n.fqn(call.func),
-            text=text(call.func),
-            args=tuple(self._sym(a) for a in call.args if not isinstance(a, ast.Starred)),
-            kwargs=tuple((k.arg, self._sym(k.value)) for k in call.keywords if k.arg),
-            awaited=id(call) in self.awaited,
-            line=line,
-            col=col,
-            method=call.func.attr if isinstance(call.func, ast.Attribute) else None,
-            arg_texts=tuple(text(a) for a in call.args),
-            kwarg_texts=tuple((k.arg, text(k.value)) for k in call.keywords if k.arg),
-        )
-
-    def _bound_name(self) -> str | None:
-        """What the current assignment binds: a module name, ``Class.attr``, or a local."""
-        stmt = self.stmts[-1] if self.stmts else None
-        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            return None
-        target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
-        name = dotted(target)
-        if name is None:
-            return None
-        if "." not in name and self.funcs:
-            local = f"{self.funcs[-1].fqn}.<locals>.{name}"
-            self.n.locals[name] = local
-            return local
-        return self.n.qualify(name) or (self._fqn(name) if not self.funcs else None)
+class Collector(Registrations, LoopFacts):
+    """Walks one module once and collects its :class:`ModuleFacts`."""
 
     # -- structure ----------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
@@ -399,7 +197,7 @@ class Collector(ast.NodeVisitor):
 
     def visit_Await(self, node: ast.Await) -> None:
         self.awaited.add(id(node.value))
-        if self.funcs and not _is_sleep_call(node.value, self.n):
+        if self.funcs and not is_sleep_call(node.value, self.n):
             self.funcs[-1].io = True
         self.generic_visit(node)
 
@@ -517,212 +315,6 @@ class Collector(ast.NodeVisitor):
             )
         )
 
-    def _job(self, node: ast.Call, method: str) -> None:
-        steps: list[tuple[str, tuple[Sym, ...], tuple[tuple[str, Sym], ...]]] = []
-        expr: ast.expr = node
-        while True:
-            if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
-                steps.append((expr.func.attr, *self._arguments(expr)))
-                expr = expr.func.value
-            elif isinstance(expr, ast.Attribute):
-                steps.append((expr.attr, (), ()))
-                expr = expr.value
-            elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
-                steps.append((expr.func.id, *self._arguments(expr)))  # every(10) imported
-                expr = expr.func
-                break
-            else:
-                break
-        steps.reverse()
-        if method == "do":
-            if not any(s[0] == "every" for s in steps):
-                return
-            kind, receiver = "schedule", expr
-            library = self.imports_schedule
-        else:
-            kind, receiver = "add_job", node.func.value  # type: ignore[attr-defined]
-            library = self.imports_aps
-        first = (
-            node.args[0]
-            if node.args
-            else next((k.value for k in node.keywords if k.arg == "func"), None)
-        )
-        job_args = node.args[1:] if method == "do" else []
-        line, col = self._pos(node)
-        self.jobs.append(
-            JobFact(
-                kind=kind,
-                receiver=self.n.fqn(receiver),
-                receiver_text=text(receiver),
-                steps=tuple(steps),
-                job=self._job_ref(first),
-                job_text=text(first) if first is not None else "",
-                stmt=self._stmt(),
-                function=self._where(),
-                line=line,
-                col=col,
-                job_args=tuple(text(a) for a in job_args),
-                job_kwargs=tuple((k.arg, text(k.value)) for k in node.keywords if k.arg)
-                if method == "do"
-                else (),
-                imports_library=library,
-                expression=text(node) if method != "do" or node.args else "",
-            )
-        )
-
-    def _job_ref(self, expr: ast.expr | None) -> str | None:
-        if expr is None:
-            return None
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and ":" in expr.value:
-            return expr.value.replace(":", ".")  # APScheduler's "module:function" reference
-        return self.n.fqn(expr)
-
-    def _arguments(self, call: ast.Call) -> tuple[tuple[Sym, ...], tuple[tuple[str, Sym], ...]]:
-        return (
-            tuple(self._sym(a) for a in call.args),
-            tuple((k.arg, self._sym(k.value)) for k in call.keywords if k.arg),
-        )
-
-    def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        outer = self.funcs[-1].fqn if self.funcs else None
-        cls = self.n.cls
-        fqn = (
-            f"{outer}.<locals>.{node.name}"
-            if outer
-            else f"{cls}.{node.name}"
-            if cls
-            else self._fqn(node.name)
-        )
-        for decorator in node.decorator_list:
-            if not isinstance(decorator, ast.Call):
-                continue
-            func = decorator.func
-            callee = self.n.fqn(func) or ""
-            method = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            kind = None
-            if method == "scheduled_job":
-                kind = "scheduled_job"
-            elif callee.endswith("repeat_every"):
-                kind = "repeat_every"
-            elif callee == "schedule.repeat" and decorator.args:
-                kind = "schedule"
-            if kind is None:
-                continue
-            line, col = self._pos(decorator)
-            self.stmts.append(node)
-            stmt = self._stmt()
-            self.stmts.pop()
-            steps: tuple[tuple[str, tuple[Sym, ...], tuple[tuple[str, Sym], ...]], ...]
-            if kind == "schedule":
-                inner = decorator.args[0]
-                self.stmts.append(node)
-                saved = len(self.jobs)
-                fake = ast.Call(func=ast.Attribute(value=inner, attr="do"), args=[], keywords=[])
-                ast.copy_location(fake, decorator)
-                self._job(fake, "do")
-                self.stmts.pop()
-                if len(self.jobs) > saved:
-                    job = self.jobs.pop()
-                    steps = job.steps[:-1]
-                else:
-                    continue
-            else:
-                steps = ((method, *self._arguments(decorator)),)
-            receiver = func.value if isinstance(func, ast.Attribute) else func
-            self.jobs.append(
-                JobFact(
-                    kind,
-                    self.n.fqn(receiver),
-                    text(receiver),
-                    steps,
-                    fqn,
-                    node.name,
-                    Stmt(line, col, line, f"@{text(decorator)}"),
-                    outer or self._where(),
-                    line,
-                    col,
-                    imports_library=self.imports_aps
-                    or self.imports_schedule
-                    or kind == "repeat_every",
-                )
-            )
-            del stmt
-
-    # -- loops ---------------------------------------------------------------------------
-    def _loop(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> LoopFact | None:
-        if loops.is_generator(node):
-            return None  # an SSE stream or any generator: it yields, it does not run jobs
-        for child in loops.own_nodes(node):
-            if isinstance(child, ast.While):
-                fact = self._loop_fact(child)
-                if fact is not None:
-                    return fact
-        return None
-
-    def _loop_fact(self, loop: ast.While) -> LoopFact | None:
-        if not loops.unbounded(loop.test):
-            return None
-        everything = list(loops.own_nodes(loop))
-        calls = [n for n in everything if isinstance(n, ast.Call)]
-        for call in calls:
-            if isinstance(call.func, ast.Attribute):
-                attr = call.func.attr
-                if attr in loops.QUEUE_READS or attr in loops.KEEPALIVE:
-                    return None
-                if attr == "get" and (
-                    not call.args or any(k.arg in ("timeout", "block") for k in call.keywords)
-                ):
-                    return None  # q.get(), q.get(timeout=1): a consumer
-        sleep: ast.expr | None | bool = False
-        sleep_index = -1
-        work: list[ast.stmt] = []
-        if isinstance(loop.test, ast.UnaryOp) and isinstance(loop.test.operand, ast.Call):
-            sleep = loops.sleep_arg(loop.test.operand, self.n.fqn)
-        for stmt in loops.normal_path(loop.body):
-            each = loops.called(stmt)
-            if isinstance(stmt, (ast.Break, ast.Return)):
-                return None  # leaves after one pass: a retry or a polling wait
-            if each is not None:
-                found = loops.sleep_arg(each, self.n.fqn)
-                if found is not False:
-                    sleep, sleep_index = found, len(work)
-                    continue
-                if loops.is_logging(each):
-                    continue
-            if isinstance(stmt, (ast.Pass, ast.Continue)) or loops.is_stop_check(stmt):
-                continue
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                continue
-            work.append(stmt)
-        if sleep is False or sleep is True or not work:
-            return None
-        run_pending = any(
-            isinstance(c.func, ast.Attribute) and c.func.attr == "run_pending" for c in calls
-        )
-        tick = None
-        only = loops.called(work[0]) if len(work) == 1 else None
-        if only is not None:
-            tick = self._callref(only)
-        names = [
-            self.n.fqn(c.func) or (f".{c.func.attr}" if isinstance(c.func, ast.Attribute) else "?")
-            for c in calls
-        ]
-        io = any(
-            isinstance(n, ast.Await) and not _is_sleep_call(n.value, self.n) for n in everything
-        ) or any(n.startswith(IO_PREFIXES) or n.lstrip(".") in IO_METHODS for n in names)
-        line, col = self._pos(loop)
-        return LoopFact(
-            line,
-            col,
-            self._sym(sleep) if sleep is not None else ("src", "?"),
-            text(sleep) if sleep is not None else "?",
-            sleep_index >= len(work),
-            tick,
-            tuple(sorted(set(names))),
-            io,
-            run_pending,
-        )
-
     def facts(self) -> ModuleFacts:
         starts = list(self.starts)
         bound = {b: f for f, b in self.threads if b}
@@ -758,10 +350,6 @@ class Collector(ast.NodeVisitor):
             jobs=tuple(self.jobs),
             classes=tuple(sorted(self.classes.items())),
         )
-
-
-def _is_sleep_call(expr: ast.expr, names: ModuleNames) -> bool:
-    return isinstance(expr, ast.Call) and loops.sleep_arg(expr, names.fqn) is not False
 
 
 def _defined(stmt: ast.stmt) -> list[str]:
