@@ -10,7 +10,17 @@ import click
 
 # Importing the area modules registers their commands on the group; each keeps its heavy
 # imports inside the command functions so ``--help`` stays fast.
-from . import _beat, _compat, _demo, _doctor, _migrate, _parity, _up, _worker  # noqa: F401
+from . import (  # noqa: F401
+    _beat,
+    _beat_schedule,
+    _compat,
+    _demo,
+    _doctor,
+    _migrate,
+    _parity,
+    _up,
+    _worker,
+)
 from ._group import cli
 
 __all__ = ["cli", "main"]
