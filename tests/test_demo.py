@@ -5,31 +5,56 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from queue2celery import demo as demo_module
+from queue2celery.demo import StepChanges, run_demo
+
+WIDTH = 100
 
 
 def _demo(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env["COLUMNS"] = str(WIDTH)
     return subprocess.run(
         [sys.executable, "-m", "queue2celery.cli", "demo", *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
 
 
 def _assert_walks_the_whole_migration(out: str) -> None:
-    for heading in ("[1/5] scan", "[2/5] parity", "[3/5] rewrite --diff", "[4/5] rewrite"):
-        assert heading in out
-    assert "[5/5] check: clean" in out
-    # The example's true hazards show up: the tuple, the int keys, the status dict.
+    headings = [
+        "[1/6] scan",
+        "[2/6] step 2: adopt",
+        "[3/6] parity: the same workloads on both backends (8 difference(s))",
+        "[4/6] fix what parity found",
+        "[4/6] parity after the fixes (the backends agree)",
+        "[5/6] rewrite --diff",
+    ]
+    positions = [out.index(h) for h in headings]
+    # The guide's order: rewrite only after parity is clean.
+    assert positions == sorted(positions)
+    # Step 2 is the one line: the app's own queues, adopted.
+    assert "+task_queue = CompatQueue(" in out and "+    adopt(" in out
+    assert "run=self.execute, types=[Task, ReportRequest]" in out
+    # The example's true hazards show up: the tuple, the int keys, the shared state.
     assert "tuple-literal" in out and "dict-non-str-key" in out
-    assert 'payload["coords"] arrives as a list on Celery' in out
-    assert "observed_state" in out
-    assert "+    handle = process_task.delay(" in out
+    assert 'payload["payload"]["coords"] arrives as a list on Celery' in out
+    assert 'observe()["task_status"]["v1"]' in out and 'observe()["task_status"]["v2"]' in out
+    assert 'observe()["task_status"]["t1"]' in out  # the manager's dict on its instance
+    # The fix step shows what changed.
+    assert "+from fastapi_app.tasks.status_store import set_status" in out
+    assert "+    process_task.delay(" in out
+    # The manager stays on its adopted queue: check says so instead of "clean".
+    assert "[6/6] check: 1 legacy site(s) left" in out and "Q2C003" in out
     assert "Next steps" in out
+    too_long = [line for line in out.splitlines() if len(line) > WIDTH]
+    assert not too_long, too_long
 
 
 @pytest.mark.worker
@@ -53,3 +78,24 @@ def test_demo_with_an_unreachable_redis_fails_clearly_and_hides_the_password() -
     assert done.returncode == 2
     assert "s3cret" not in done.stdout + done.stderr
     assert "redis://:***@127.0.0.1:9/0" in done.stdout + done.stderr
+
+
+@pytest.mark.worker
+def test_the_demo_stops_before_rewriting_when_parity_is_still_not_clean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_apply = demo_module._apply
+
+    def without_the_fixes(step: str, workdir: Path) -> StepChanges:
+        if step == "4_fix":
+            return StepChanges("fix", ())  # the user fixed nothing
+        return real_apply(step, workdir)
+
+    monkeypatch.setattr(demo_module, "_apply", without_the_fixes)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    steps: list[str] = []
+    result = run_demo(on_step=lambda step, _result: steps.append(step), timeout=30)
+    assert steps == ["scan", "adopt", "parity", "fix", "parity_after_fix"]
+    assert result.rewrite is None and result.check is None
+    assert result.stopped is not None and "rewrites only when parity is clean" in result.stopped
+    assert "REDIS_URL" not in os.environ

@@ -1,14 +1,23 @@
-"""Every handler of a legacy TaskQueue as a Celery task of exactly the same name."""
+"""Every handler of a legacy TaskQueue (or adopted queue) as a Celery task of the same name.
+
+An async handler (a coroutine function, an async bound method, or anything returning an
+awaitable) is awaited on the worker process's one event loop (``_loop.resolve``): a
+coroutine object is never stored as a SUCCESS result.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Ignore, Reject, Retry
 from celery.result import AsyncResult
 
+from ..errors import ConfigError, PayloadError
 from ..legacy_queue import Handler, TaskQueue
+from ..legacy_queue.adopt import AdoptedQueue
+from ._loop import resolve
 from .app import ensure_visibility_timeout
 from .status import mark_app_sent
 
@@ -26,6 +35,8 @@ class HandlerTask(Task):
 
     #: The legacy handler this task runs; replaced in place when registered again.
     q2c_handler: Handler | None = None
+    #: Rebuilds an adopted queue's listed classes from the message (None: the item as is).
+    q2c_decode: Callable[[Any], Any] | None = None
 
     def apply_async(
         self, args: Any = None, kwargs: Any = None, task_id: str | None = None, **options: Any
@@ -40,8 +51,13 @@ class HandlerTask(Task):
 def _run(self: HandlerTask, item: Any) -> Any:
     handler = self.q2c_handler
     assert handler is not None, "HandlerTask without a handler"
+    if self.q2c_decode is not None:
+        # A refused type fails the task at once: retrying cannot make it decodable.
+        item = self.q2c_decode(item)
     try:
-        return handler.func(item)
+        return resolve(handler.func(item))
+    except PayloadError:
+        raise
     except _CELERY_CONTROL:
         raise  # a handler written for Celery steers its own task
     except Exception as exc:
@@ -50,7 +66,9 @@ def _run(self: HandlerTask, item: Any) -> Any:
         raise self.retry(exc=exc, countdown=handler.retry_delay) from exc
 
 
-def register_handler(app: Celery, handler: Handler) -> HandlerTask:
+def register_handler(
+    app: Celery, handler: Handler, *, decode: Callable[[Any], Any] | None = None
+) -> HandlerTask:
     """Register (or replace) the task named ``handler.name`` on ``app``."""
     if handler.max_retries > 0:
         ensure_visibility_timeout(app, handler.retry_delay)
@@ -58,6 +76,7 @@ def register_handler(app: Celery, handler: Handler) -> HandlerTask:
     if isinstance(existing, HandlerTask):
         # Same task object, new behaviour: whoever holds the task sees the change.
         existing.q2c_handler = handler
+        existing.q2c_decode = decode
         existing.max_retries = handler.max_retries
         existing.default_retry_delay = handler.retry_delay
         return existing
@@ -78,18 +97,32 @@ def register_handler(app: Celery, handler: Handler) -> HandlerTask:
         max_retries=handler.max_retries,
         default_retry_delay=handler.retry_delay,
         q2c_handler=handler,
+        q2c_decode=decode,
     )(run)
     return task
 
 
-def register_handlers(app: Celery, task_queue: TaskQueue) -> dict[str, HandlerTask]:
+def register_handlers(
+    app: Celery, task_queue: TaskQueue | AdoptedQueue
+) -> dict[str, HandlerTask]:
     """One Celery task per handler of ``task_queue``, named exactly like the handler.
 
     The item travels as the task's one positional argument: ``task.apply_async(args=[item])``.
     Registering again replaces the function run under each name. Also raises the
-    broker's visibility timeout above the longest retry delay.
+    broker's visibility timeout above the longest retry delay. An adopted queue's tasks
+    rebuild its listed classes (``types``) before the handler runs.
     """
-    return {name: register_handler(app, handler) for name, handler in task_queue.handlers.items()}
+    if not isinstance(task_queue, (TaskQueue, AdoptedQueue)):
+        raise ConfigError(
+            f"register_handlers(app, {type(task_queue).__name__}): expected a TaskQueue or "
+            "the app's own queue wrapped with queue2celery.legacy_queue.adopt(queue, run=...) "
+            "or adopt(queue, handlers=..., route=...)"
+        )
+    decode = task_queue.decode if isinstance(task_queue, AdoptedQueue) else None
+    return {
+        name: register_handler(app, handler, decode=decode)
+        for name, handler in task_queue.handlers.items()
+    }
 
 
 def handler_task_names(app: Celery) -> list[str]:

@@ -1,8 +1,10 @@
-"""``demo``: the whole migration on the bundled example app."""
+"""``demo``: the whole migration on the bundled example app, every line fitted to the terminal."""
 
 from __future__ import annotations
 
+import shutil
 import sys
+import textwrap
 from typing import Any
 
 import click
@@ -10,62 +12,127 @@ import click
 from ._group import cli
 from ._parity import _parity_style
 
-
-def _demo_heading(number: int, title: str) -> None:
-    click.echo("\n" + click.style(f"[{number}/5] {title}", fg="cyan", bold=True))
+_STEPS = 6
 
 
-def _demo_scan_table(result: Any) -> None:
-    rows = [("site", "kind", "legacy object", "Celery task", "risks")]
+def _width() -> int:
+    # COLUMNS when set (CI, tests), the terminal's width otherwise, 80 when there is none.
+    return max(60, shutil.get_terminal_size((80, 24)).columns)
+
+
+def _echo(text: str, indent: str = "  ") -> None:
+    """One paragraph, wrapped to the terminal (never a 250-character line)."""
+    for line in textwrap.wrap(
+        text, width=_width(), initial_indent=indent, subsequent_indent=indent + "  "
+    ) or [indent]:
+        click.echo(line)
+
+
+def _echo_code(text: str) -> None:
+    """Code and diffs are not re-wrapped (that would change them): long lines are cut."""
+    width = _width()
+    for line in text.splitlines():
+        click.echo(line if len(line) <= width else line[: width - 1] + "…")
+
+
+def _heading(number: int, title: str) -> None:
+    click.echo("\n" + click.style(f"[{number}/{_STEPS}] {title}", fg="cyan", bold=True))
+
+
+def _scan(result: Any) -> None:
+    found = f"{len(result.sites)} legacy site(s) in {result.files_scanned} files"
+    _heading(1, f"scan: {found}")
     for site in result.sites:
-        risks = ", ".join(r.code for r in site.risks) or "-"
-        where = f"{site.path}:{site.line}"
-        rows.append((where, site.kind, site.queue or "-", site.target or "(unmapped)", risks))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for index, row in enumerate(rows):
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        line = line.rstrip()
-        click.echo("  " + (click.style(line, bold=True) if index == 0 else line))
-    for site in result.sites:
+        target = site.target or "(unmapped)"
+        _echo(f"{site.path}:{site.line} {site.kind}: {site.queue or '-'} -> {target}")
         for risk in site.risks:
-            click.echo(f"  - {site.path}:{site.line} {risk.code}: {risk.message}")
+            _echo(f"risk {risk.code}: {risk.message}", indent="      ")
+
+
+def _changes(number: int, title: str, result: Any) -> None:
+    _heading(number, title)
+    for change in result.changes:
+        if change.added:
+            _echo(f"+ new file {change.path}")
+    for change in result.changes:
+        if not change.added:
+            _echo_code(change.diff)
+
+
+def _parity(number: int, reports: Any, title: str) -> None:
+    from ..parity import render_text
+
+    left = sum(len(r.mismatches) for r in reports)
+    verdict = "the backends agree" if not left else f"{left} difference(s)"
+    _heading(number, f"{title} ({verdict})")
+    style = _parity_style if sys.stdout.isatty() else None
+    for report in reports:
+        click.echo(render_text(report, style, _width()))
 
 
 def _demo_render(step: str, result: Any) -> None:
-    from ..parity import render_text
-
     if step == "scan":
-        found = f"{len(result.sites)} legacy site(s) in {result.files_scanned} files"
-        _demo_heading(1, f"scan: {found}, {len(result.handlers)} handler(s)")
-        _demo_scan_table(result)
+        _scan(result)
+    elif step == "adopt":
+        _changes(2, "step 2: adopt the app's own queues (one line each)", result)
+        _echo(
+            "The app keeps its queue.Queue, its worker threads and its manager; Q2C_ROLLOUT "
+            "decides which puts a Celery worker runs instead."
+        )
     elif step == "parity":
-        verdict = "the backends agree" if result.ok else f"{len(result.mismatches)} difference(s)"
-        _demo_heading(2, f"parity: the same workload on both backends ({verdict})")
-        color = sys.stdout.isatty()
-        click.echo(render_text(result, _parity_style if color else None))
+        _parity(3, result, "parity: the same workloads on both backends")
+    elif step == "fix":
+        _changes(4, "fix what parity found (then parity again)", result)
+    elif step == "parity_after_fix":
+        _parity(4, result, "parity after the fixes")
     elif step == "diff":
-        _demo_heading(3, f"rewrite --diff: {len(result.changes)} file(s) would change")
+        _heading(5, f"rewrite --diff: {len(result.changes)} file(s) would change")
         for change in result.changes:
-            click.echo(change.diff, nl=False)
+            _echo_code(change.diff)
     elif step == "rewrite":
-        _demo_heading(4, f"rewrite: {len(result.changes)} file(s) rewritten in the copy")
-        for change in result.changes:
-            click.echo(f"  rewrote {change.path}")
+        _echo(f"rewrite: {len(result.changes)} file(s) rewritten in the copy", indent="")
     elif step == "check":
         left = len(result.findings)
-        _demo_heading(5, f"check: {left} legacy site(s) left" if left else "check: clean")
+        _heading(6, f"check: {left} legacy site(s) left" if left else "check: clean")
         for finding in result.findings:
-            click.echo(f"  {finding}")
+            _echo(str(finding))
 
 
-_DEMO_NEXT_STEPS = """\
+_NEXT_STEPS = """\
 Next steps on your own project:
-  queue2celery scan PATH                 find the sites; put the proposed table in pyproject.toml
-  CompatQueue(task_queue, celery_app)    same put() API on Celery; Q2C_ROLLOUT=legacy|celery|0-100
-  queue2celery parity WORKLOAD           prove the switch changes nothing (pytest plugin for CI)
-  queue2celery rewrite PATH --diff       then without --diff; queue2celery check PATH in CI
-  queue2celery doctor -A APP             when tasks stay PENDING
+  queue2celery scan PATH           find the sites; put the proposed table in pyproject.toml
+  adopt(q, run=...)                step 2: CompatQueue(adopt(your_queue, ...), celery_app)
+  queue2celery parity WORKLOAD     prove the switch changes nothing (pytest plugin for CI)
+  Q2C_ROLLOUT=10 ... 100           move a share of puts to Celery; rollout set '*' 0 undoes it
+  queue2celery rewrite PATH --diff then without --diff; queue2celery check PATH in CI
+  queue2celery doctor -A APP       when tasks stay PENDING
 See MIGRATION.md (中文: MIGRATION.zh-CN.md)."""
+
+
+def _summary(result: Any) -> None:
+    click.echo("\n" + click.style("Summary", bold=True))
+    before = sum(len(r.mismatches) for r in result.parity)
+    after = sum(len(r.mismatches) for r in result.parity_after_fix)
+    kinds = sorted({m.kind for r in result.parity for m in r.mismatches})
+    _echo(
+        f"{len(result.scan.sites)} legacy sites found; parity: {before} difference(s) between "
+        f"the in-process queues and Celery (kinds: {', '.join(kinds) or 'none'}), "
+        f"{after} after the fixes."
+    )
+    if result.stopped:
+        _echo(f"stopped: {result.stopped}.")
+        return
+    left = len(result.check.findings)
+    _echo(
+        f"{len(result.rewrite.changes)} file(s) rewritten to .delay(); check: "
+        + ("clean" if not left else f"{left} site(s) left")
+        + (
+            " (the task manager stays on its adopted CompatQueue: its Task and ReportRequest "
+            "objects cross as themselves there, and plain .delay() could not carry them)"
+            if left
+            else ""
+        )
+    )
 
 
 @cli.command("demo")
@@ -79,7 +146,8 @@ See MIGRATION.md (中文: MIGRATION.zh-CN.md)."""
 def demo_command(redis_url: str | None, keep: bool) -> None:
     """Walk the whole migration on the bundled example app (a temporary copy).
 
-    scan -> parity (a real Celery worker process) -> rewrite --diff -> rewrite -> check.
+    scan -> adopt (step 2) -> parity (a real Celery worker process) -> fix, parity again ->
+    rewrite --diff, rewrite -> check. It never rewrites while parity finds differences.
     """
     import logging
 
@@ -90,23 +158,14 @@ def demo_command(redis_url: str | None, keep: bool) -> None:
     # The example's handlers fail on purpose; the parity report is where that shows.
     logging.getLogger("queue2celery").addHandler(logging.NullHandler())
     where = "the embedded Redis" if redis_url is None else redact_url(redis_url)
-    click.echo(f"queue2celery demo: migrating examples/legacy_app (a copy) on {where}")
+    _echo(f"queue2celery demo: migrating the bundled example app (a copy) on {where}", "")
     try:
         result = run_demo(redis_url=redis_url, keep=keep, on_step=_demo_render)
     except Queue2CeleryError as exc:
         click.echo(f"demo: {exc}", err=True)
         ctx.exit(2)
         return
-    click.echo("\n" + click.style("Summary", bold=True))
-    click.echo(
-        f"  {len(result.scan.sites)} legacy sites found; parity: "
-        f"{len(result.parity.mismatches)} difference(s) between the in-memory queue and Celery "
-        f"(kinds: {', '.join(sorted({m.kind for m in result.parity.mismatches})) or 'none'})"
-    )
-    click.echo(
-        f"  {len(result.rewrite.changes)} file(s) rewritten to .delay(); "
-        f"check: {'clean' if result.check.ok else f'{len(result.check.findings)} left'}"
-    )
+    _summary(result)
     if keep:
-        click.echo(f"  the migrated copy is in {result.workdir}")
-    click.echo("\n" + _DEMO_NEXT_STEPS)
+        _echo(f"the migrated copy is in {result.workdir}")
+    click.echo("\n" + _NEXT_STEPS)

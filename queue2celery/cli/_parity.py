@@ -76,8 +76,11 @@ def parity_command(
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
+        import shutil
+
         color = sys.stdout.isatty()
-        click.echo(render_text(report, _parity_style if color else None))
+        width = shutil.get_terminal_size().columns if color else None
+        click.echo(render_text(report, _parity_style if color else None, width))
     if junit_xml is not None:
         try:
             Path(junit_xml).write_text(report.to_junit_xml(), encoding="utf-8")

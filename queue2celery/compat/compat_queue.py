@@ -16,9 +16,11 @@ from typing import Any, Literal, NamedTuple
 import redis
 from celery import Celery
 
-from ..celery_tasks import register_handlers
+from ..celery_tasks import register_handler, register_handlers
 from ..errors import BrokerUnavailable, ConfigError, redact_url
 from ..legacy_queue import TaskQueue
+from ..legacy_queue.adopt import AdoptedQueue
+from ._adopted import AdoptedSend
 from ._background import Background, CircuitBreaker, Job
 from ._handle import FINISHED
 from ._ledger import DEFAULT_MAX_PAYLOAD_BYTES, Ledger, SendPolicy
@@ -60,7 +62,7 @@ class CompatQueue:
 
     def __init__(
         self,
-        task_queue: TaskQueue,
+        task_queue: TaskQueue | AdoptedQueue,
         app: Celery,
         *,
         rollout: Rollout | None = None,
@@ -87,6 +89,11 @@ class CompatQueue:
         self.task_queue = task_queue
         self.app = app
         self.tasks = register_handlers(app, task_queue)
+        # The app's own queue, adopted: puts split entries, keep the sentinel, encode objects.
+        self._adopted: AdoptedSend | None = None
+        if isinstance(task_queue, AdoptedQueue):
+            self._adopted = AdoptedSend(task_queue, app)
+            _register_in_worker(app, task_queue)
         self.rollout = rollout if rollout is not None else Rollout.from_env()
         self.strict = strict if strict is not None else os.environ.get(STRICT_ENV_VAR) == "1"
         self.on_broker_error: OnBrokerError = on_broker_error
@@ -139,7 +146,9 @@ class CompatQueue:
         )
 
     @classmethod
-    def from_env(cls, task_queue: TaskQueue, app: Celery, **kwargs: Any) -> CompatQueue:
+    def from_env(
+        cls, task_queue: TaskQueue | AdoptedQueue, app: Celery, **kwargs: Any
+    ) -> CompatQueue:
         """Like the constructor with rollout, strictness and spool path from the environment."""
         kwargs.setdefault("rollout", Rollout.from_env())
         kwargs.setdefault("strict", os.environ.get(STRICT_ENV_VAR) == "1")
@@ -148,6 +157,8 @@ class CompatQueue:
     # -- producer API -------------------------------------------------------------
     def backend_for(self, item: Any, task_id: str) -> tuple[str, str]:
         """``(task name, "legacy" | "celery")`` for an item, with the live override."""
+        if self._adopted is not None:
+            item = self._adopted.split(item)[1]
         name = self.task_queue.handler_for(item).name
         key = self.key(item) if self.key is not None else task_id
         return name, self.rollout.backend_for(name, key, self._overrides)
@@ -161,9 +172,16 @@ class CompatQueue:
         priority: int = 0,
         task_id: str | None = None,
     ) -> Any:
-        """Send ``item`` to Celery or put it on the legacy queue; returns its handle."""
+        """Send ``item`` to Celery or put it on the legacy queue; returns its handle.
+
+        On an adopted asyncio.Queue this returns an awaitable, like the queue's own put.
+        """
         self._ensure_started()
         task_id = task_id or str(uuid.uuid4())
+        if self._adopted is not None:
+            if self._adopted.adopted.is_async and block:
+                return self._aput_adopted(item, task_id)
+            return self._put_adopted(item, block, timeout, task_id)
         name, backend = self.backend_for(item, task_id)
         if backend == "legacy":
             self.ledger.count(name, "legacy")
@@ -172,6 +190,75 @@ class CompatQueue:
 
     def put_nowait(self, item: Any, *, priority: int = 0, task_id: str | None = None) -> Any:
         return self.put(item, block=False, priority=priority, task_id=task_id)
+
+    def _route_adopted(self, entry: Any, task_id: str) -> tuple[str, Any, Any] | None:
+        """``(task name, item, priority)`` to send, or None when the entry stays in process."""
+        assert self._adopted is not None
+        priority, item, sentinel = self._adopted.split(entry)
+        if sentinel:
+            return None  # the stop signal is for the app's own consumers only
+        handler = self.task_queue.handler_for(item)
+        name = handler.name
+        if name not in self.tasks:
+            # A handler the app registered after the queue was built.
+            self.tasks[name] = register_handler(
+                self.app, handler, decode=self._adopted.adopted.decode
+            )
+        key = self.key(item) if self.key is not None else task_id
+        if self.rollout.backend_for(name, key, self._overrides) == "legacy":
+            self.count(name, "legacy")
+            return None
+        return name, item, priority
+
+    def _send_adopted(self, entry: Any, task_id: str, name: str, item: Any, priority: Any) -> Any:
+        assert self._adopted is not None
+        adopted = self._adopted.adopted
+        wire = self._adopted.encoder.encode(item)
+        # on_broker_error='legacy' puts the entry the app put, not its encoded item.
+        adopted.hold(task_id, entry)
+        try:
+            celery_priority = self._adopted.celery_priority(priority)
+            return self.sender.send([(name, wire, task_id, celery_priority)])[0]
+        finally:
+            adopted.release(task_id)
+
+    def _put_adopted(self, entry: Any, block: bool, timeout: float | None, task_id: str) -> Any:
+        routed = self._route_adopted(entry, task_id)
+        if routed is None:
+            adopted = self._adopted.adopted if self._adopted is not None else None
+            assert adopted is not None
+            if adopted.is_async:
+                return adopted.queue.put_nowait(entry)
+            return adopted.queue.put(entry, block, timeout)
+        return self._send_adopted(entry, task_id, *routed)
+
+    async def _aput_adopted(self, entry: Any, task_id: str) -> Any:
+        routed = self._route_adopted(entry, task_id)
+        if routed is None:
+            assert self._adopted is not None
+            return await self._adopted.adopted.queue.put(entry)
+        # Sent on the loop: the fast path takes tens of microseconds, and a broker that does
+        # not answer costs at most broker_timeout once before the breaker opens.
+        return self._send_adopted(entry, task_id, *routed)
+
+    # -- the adopted queue's consumer side (the app's own threads or tasks) -----------
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        """The adopted queue's own ``get`` (its consumers drain the legacy share)."""
+        return self._adopted_queue("get").get(*args, **kwargs)
+
+    def get_nowait(self) -> Any:
+        return self._adopted_queue("get_nowait").get_nowait()
+
+    def task_done(self) -> None:
+        self._adopted_queue("task_done").task_done()
+
+    def _adopted_queue(self, method: str) -> AdoptedQueue:
+        if self._adopted is None:
+            raise ConfigError(
+                f"CompatQueue.{method}() is for adopted queues (adopt(queue.Queue(), ...)); a "
+                "TaskQueue runs its items in its own worker threads"
+            )
+        return self._adopted.adopted
 
     async def aput(
         self,
@@ -193,6 +280,8 @@ class CompatQueue:
         in any item enqueues none of them. Legacy-bound items are put after the batch landed.
         """
         self._ensure_started()
+        if self._adopted is not None:
+            return [self.put(item) for item in items]
         decided: list[Routed] = []
         items = list(items)
         for item, task_id in zip(items, new_ids(len(items)), strict=True):
@@ -235,14 +324,28 @@ class CompatQueue:
         # Celery's Redis lists are unbounded; only the legacy queue can be full.
         return self.task_queue.full()
 
-    def join(self, timeout: float | None = None) -> None:
+    def join(self, timeout: float | None = None) -> Any:
         """Until every item put so far finished: the legacy ones and the Celery ones.
 
         Celery ones include tasks kept in the spool (or held while their publish outcome is
         unknown): join waits until they were replayed and ran. While Redis is down it keeps
-        waiting (the spool is replayed when it is back); ``timeout`` bounds the wait.
+        waiting (the spool is replayed when it is back); ``timeout`` bounds the wait. On an
+        adopted asyncio.Queue this returns an awaitable, like the queue's own join.
         """
+        if self._adopted is not None and self._adopted.adopted.is_async:
+            return self._ajoin(timeout)
         self.task_queue.join()
+        self._join_celery(timeout)
+        return None
+
+    async def _ajoin(self, timeout: float | None) -> None:
+        waiting = self.task_queue.join()
+        if waiting is not None:
+            await waiting
+        call = functools.partial(self._join_celery, timeout)
+        await asyncio.get_running_loop().run_in_executor(None, call)
+
+    def _join_celery(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         watched = self.ledger.outstanding()
         pending = watched
@@ -375,3 +478,16 @@ def _broker_client(url: str, timeout: float) -> redis.Redis | None:
         retry=None,
         health_check_interval=0,
     )
+
+
+def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> None:
+    """Register again when a worker starts: handlers the app added after building the queue
+    (a manager's register_handler calls in its __init__) become tasks before any message
+    arrives, and before a prefork pool copies the registry into its children."""
+    from celery import signals
+
+    def register(sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", app) is app:
+            register_handlers(app, adopted)
+
+    signals.worker_init.connect(register, weak=False)

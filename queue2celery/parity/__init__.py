@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ._calls import BackendRun, CallRecord
 from ._compare import MISMATCH_KINDS, Mismatch
-from ._fingerprint import Difference, describe, fingerprint, first_difference
+from ._fingerprint import Difference, describe, differences, fingerprint, first_difference
 from .harness import DEFAULT_TIMEOUT, run
 from .report import ParityReport, Style, render_text
 
@@ -23,6 +23,7 @@ __all__ = [
     "ParityReport",
     "Style",
     "describe",
+    "differences",
     "fingerprint",
     "first_difference",
     "render_text",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..legacy_queue import TaskQueue
+from ..legacy_queue import AdoptedQueue, TaskQueue
+from ._adopted import AdoptedRun, item_of
 from ._fingerprint import fingerprint
 from ._recorder import LegacyTaskIds, error_of
 
@@ -78,8 +80,14 @@ class BackendRun:
         }
 
 
-def _task_name(task_queue: TaskQueue, item: Any) -> str | None:
+def _task_name(task_queue: Any, item: Any) -> str | None:
+    if isinstance(task_queue, AdoptedRun):
+        task_queue = task_queue.adopted
     try:
+        if isinstance(task_queue, AdoptedQueue):
+            priority, item = task_queue.split(item)
+            if task_queue.is_sentinel(item):
+                return None
         return task_queue.handler_for(item).name
     except Exception:  # put itself reports the routing error as an enqueue error
         return None
@@ -91,7 +99,7 @@ class RecordingQueue:
     def __init__(
         self,
         inner: Any,
-        task_queue: TaskQueue,
+        task_queue: TaskQueue | Any,
         legacy_ids: LegacyTaskIds | None = None,
         *,
         max_wait: float,
@@ -121,12 +129,28 @@ class RecordingQueue:
         if self._legacy_ids is not None:
             # A known id lets the handler wrapper tell which task it is running.
             kwargs.setdefault("task_id", str(uuid.uuid4()))
-            self._legacy_ids.expect(item, kwargs["task_id"])
+            self._legacy_ids.expect(item_of(self._task_queue, item), kwargs["task_id"])
         try:
             handle = getattr(self._inner, method)(item, *args, **kwargs)
         except Exception as exc:
             call.enqueue_error = error_of(exc)
             raise
+        if inspect.isawaitable(handle):
+            # An adopted asyncio.Queue: ``await q.put(...)``, recorded once awaited.
+            return self._awaited(call, handle)
+        return self._record(call, handle)
+
+    async def _awaited(self, call: CallRecord, pending: Any) -> Any:
+        try:
+            handle = await pending
+        except Exception as exc:
+            call.enqueue_error = error_of(exc)
+            raise
+        return self._record(call, handle)
+
+    def _record(self, call: CallRecord, handle: Any) -> Any:
+        if handle is None:
+            return None  # the sentinel: put locally, nothing runs
         call.handle = handle
         call.task_id = getattr(handle, "id", None)
         return BoundedHandle(handle, self._max_wait)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ._calls import BackendRun, CallRecord
-from ._fingerprint import Difference, describe, first_difference
+from ._fingerprint import Difference, describe, differences, first_difference
 
 __all__ = ["MISMATCH_KINDS", "Mismatch", "compare_runs"]
 
@@ -126,6 +126,8 @@ def _compare_call(
     task = lc.task or cc.task
     if lc.enqueue_error or cc.enqueue_error:
         return _compare_enqueue(index, task, lc, cc)
+    if lc.handle is None and cc.handle is None:
+        return []  # an adopted queue's sentinel: kept in process on both sides, nothing ran
     for call, side in ((lc, "legacy"), (cc, "Celery")):
         if not call.finished:
             return [_missing(index, task, lc, cc, side, timeout, celery.info)]
@@ -336,13 +338,11 @@ def _compare_observed(legacy: BackendRun, celery: BackendRun) -> list[Mismatch]:
         ]
     if legacy.observed is None or celery.observed is None:
         return []
-    diff = first_difference(legacy.observed, celery.observed, "observe()")
-    if diff is None:
-        return []
     fix = (
         "the handler changes state in process memory, which the caller no longer sees once the "
         "worker is another process; keep that state in Redis or a database"
     )
+    # Every differing key, not only the first: each is a place the app reads stale state.
     return [
         Mismatch(
             None,
@@ -357,4 +357,5 @@ def _compare_observed(legacy: BackendRun, celery: BackendRun) -> list[Mismatch]:
                 f"on legacy: {fix}"
             ),
         )
+        for diff in differences(legacy.observed, celery.observed, "observe()")
     ]

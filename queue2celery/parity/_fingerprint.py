@@ -7,15 +7,24 @@ Celery worker records fingerprints into Redis as JSON, so both sides compare lik
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import decimal
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Difference", "describe", "fingerprint", "first_difference", "type_name"]
+__all__ = [
+    "Difference",
+    "describe",
+    "differences",
+    "fingerprint",
+    "first_difference",
+    "type_name",
+]
 
 Fp = dict[str, Any]
 
@@ -82,8 +91,36 @@ def _fp(value: Any, depth: int, active: set[int]) -> Fp:
             return _container(value, name, depth, active)
         finally:
             active.discard(id(value))
+    fields = _object_fields(value)
+    if fields is not None:
+        # Objects (dataclasses, pydantic models, attrs classes) field by field, so drift
+        # inside one is found with its path: payload.tags.
+        if id(value) in active:
+            return {"t": name, "v": "<cycle>"}
+        active.add(id(value))
+        try:
+            pairs = [
+                [{"t": "str", "v": f}, _fp(getattr(value, f, None), depth + 1, active)]
+                for f in fields
+            ]
+        finally:
+            active.discard(id(value))
+        return {"t": name, "o": 1, "v": pairs}
     text = repr(value)
     return {"t": name, "v": text if len(text) <= _MAX_STR else text[:_MAX_STR] + "..."}
+
+
+def _object_fields(value: Any) -> tuple[str, ...] | None:
+    cls = type(value)
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    model_fields = getattr(cls, "model_fields", None)
+    if isinstance(model_fields, dict) and hasattr(cls, "model_validate"):
+        return tuple(model_fields)
+    attrs = getattr(cls, "__attrs_attrs__", None)
+    if attrs is not None:
+        return tuple(a.name for a in attrs)
+    return None
 
 
 def _container(value: Any, name: str, depth: int, active: set[int]) -> Fp:
@@ -116,24 +153,41 @@ class Difference:
 
 def first_difference(legacy: Fp, celery: Fp, path: str = "payload") -> Difference | None:
     """The first difference between two fingerprints in depth-first order, else None."""
+    return next(_differences(legacy, celery, path), None)
+
+
+def differences(
+    legacy: Fp, celery: Fp, path: str = "payload", limit: int = 50
+) -> list[Difference]:
+    """Every difference (up to ``limit``) in depth-first order: one per differing key."""
+    found: list[Difference] = []
+    for diff in _differences(legacy, celery, path):
+        found.append(diff)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _differences(legacy: Fp, celery: Fp, path: str) -> Iterator[Difference]:
     if legacy.get("t") != celery.get("t"):
-        return Difference(path, legacy, celery, "type")
+        yield Difference(path, legacy, celery, "type")
+        return
     lv, cv = legacy.get("v"), celery.get("v")
     if "sha" in legacy or "sha" in celery:
         if legacy.get("sha") != celery.get("sha") or legacy.get("len") != celery.get("len"):
-            return Difference(path, legacy, celery, "value")
-        return None
+            yield Difference(path, legacy, celery, "value")
+        return
     if not isinstance(lv, list) or not isinstance(cv, list):
-        return None if lv == cv else Difference(path, legacy, celery, "value")
+        if lv != cv:
+            yield Difference(path, legacy, celery, "value")
+        return
     if _is_mapping(lv) or _is_mapping(cv):
-        return _dict_difference(lv, cv, path, legacy, celery)
+        yield from _dict_differences(lv, cv, path, legacy, celery)
+        return
     for index, (a, b) in enumerate(zip(lv, cv, strict=False)):
-        found = first_difference(a, b, f"{path}[{index}]")
-        if found is not None:
-            return found
+        yield from _differences(a, b, f"{path}[{index}]")
     if len(lv) != len(cv):
-        return Difference(path, legacy, celery, "length")
-    return None
+        yield Difference(path, legacy, celery, "length")
 
 
 def _is_mapping(items: list[Any]) -> bool:
@@ -141,29 +195,30 @@ def _is_mapping(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, list) for i in items)
 
 
-def _dict_difference(
+def _dict_differences(
     lv: list[Any], cv: list[Any], path: str, legacy: Fp, celery: Fp
-) -> Difference | None:
+) -> Iterator[Difference]:
+    attrs = bool(legacy.get("o"))
     celery_by_key = {_canonical(k): (k, v) for k, v in cv}
     legacy_keys = {_canonical(k) for k, _ in lv}
     # A key whose text matches but whose type changed: {1: "a"} arriving as {"1": "a"}.
     celery_by_text = {_key_text(k): k for k, _ in cv if _canonical(k) not in legacy_keys}
     for key, value in lv:
-        sub = f"{path}[{_path_key(key)}]"
+        sub = f"{path}.{key.get('v')}" if attrs else f"{path}[{_path_key(key)}]"
         match = celery_by_key.get(_canonical(key))
         if match is None:
             other = celery_by_text.get(_key_text(key))
             if other is not None:
                 # The path names the mapping; the keys themselves are the two nodes.
-                return Difference(path, key, other, "key_type")
-            return Difference(sub, value, None, "missing_key")
-        found = first_difference(value, match[1], sub)
-        if found is not None:
-            return found
+                yield Difference(path, key, other, "key_type")
+                continue
+            yield Difference(sub, value, None, "missing_key")
+            continue
+        yield from _differences(value, match[1], sub)
+    legacy_texts = {_key_text(k) for k, _ in lv}
     for key, value in cv:
-        if _canonical(key) not in legacy_keys:
-            return Difference(f"{path}[{_path_key(key)}]", None, value, "extra_key")
-    return None
+        if _canonical(key) not in legacy_keys and _key_text(key) not in legacy_texts:
+            yield Difference(f"{path}[{_path_key(key)}]", None, value, "extra_key")
 
 
 def _path_key(key: Fp) -> str:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..celery_tasks._loop import resolve
 from ..legacy_queue import TaskQueue
 from ._fingerprint import fingerprint
 
@@ -52,7 +53,7 @@ def _safe_fingerprint(value: Any) -> dict[str, Any]:
         return {"t": type(value).__name__, "v": f"<unprintable: {type(exc).__name__}>"}
 
 
-def wrap_handlers(task_queue: TaskQueue, sink: Sink, task_ids: TaskIds) -> None:
+def wrap_handlers(task_queue: TaskQueue | Any, sink: Sink, task_ids: TaskIds) -> None:
     """Replace each handler by a recording wrapper with instant retries."""
     for name, handler in list(task_queue.handlers.items()):
         task_queue.add_handler(
@@ -71,7 +72,8 @@ def _recording(func: Callable[[Any], Any], sink: Sink, task_ids: TaskIds) -> Cal
         record: Record = {"task_id": task_id, "arg": _safe_fingerprint(item)}
         try:
             try:
-                result = func(item)
+                # Async handlers are awaited on one loop per process, on both sides.
+                result = resolve(func(item))
             except Exception as exc:
                 record["error"] = error_of(exc)
                 sink(record)

@@ -21,9 +21,16 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import HarnessError
-from ..legacy_queue import TaskQueue
+from ..legacy_queue import AdoptedQueue, TaskQueue
 
-__all__ = ["LoadedWorkload", "WorkloadSpec", "load_fresh", "spec_for_objects", "spec_for_target"]
+__all__ = [
+    "LoadedWorkload",
+    "WorkloadSpec",
+    "legacy_queue_of",
+    "load_fresh",
+    "spec_for_objects",
+    "spec_for_target",
+]
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class WorkloadSpec:
 class LoadedWorkload:
     """One fresh load: the queue, the driver, the optional observer, and the module itself."""
 
-    task_queue: TaskQueue
+    task_queue: TaskQueue | AdoptedQueue
     workload: Callable[[Any], Any] | None
     observe: Callable[[], Any] | None
     module: ModuleType | None = None
@@ -121,12 +128,13 @@ def _import_module(spec: WorkloadSpec) -> ModuleType:
 def load_fresh(spec: WorkloadSpec) -> LoadedWorkload:
     """Import the workload anew and check it has what a workload needs."""
     module = _import_module(spec)
-    task_queue = getattr(module, spec.attr, None)
-    if not isinstance(task_queue, TaskQueue):
+    task_queue = legacy_queue_of(getattr(module, spec.attr, None))
+    if task_queue is None:
+        found = type(getattr(module, spec.attr, None)).__name__
         raise HarnessError(
-            f"workload {spec.label!r} has no TaskQueue named {spec.attr!r} "
-            f"(found {type(task_queue).__name__}); define task_queue = TaskQueue(...) "
-            "with its handlers"
+            f"workload {spec.label!r} has no task queue named {spec.attr!r} (found {found}); "
+            f"define {spec.attr} = adopt(the_apps_queue, run=...) (or handlers=..., route=...) "
+            "for the app's own queue, or a TaskQueue with its handlers"
         )
     if spec.fresh:
         # Dotted modules are dropped again so the next load (the other backend) is fresh too.
@@ -146,7 +154,15 @@ def load_fresh(spec: WorkloadSpec) -> LoadedWorkload:
     return LoadedWorkload(task_queue, workload, observe, module)
 
 
-def spec_for_objects(task_queue: TaskQueue) -> WorkloadSpec:
+def legacy_queue_of(value: Any) -> TaskQueue | AdoptedQueue | None:
+    """The TaskQueue or adopted queue itself, also when the app wraps it in a CompatQueue."""
+    inner = getattr(value, "task_queue", None)
+    if isinstance(inner, (TaskQueue, AdoptedQueue)) and hasattr(value, "sender"):
+        return inner
+    return value if isinstance(value, (TaskQueue, AdoptedQueue)) else None
+
+
+def spec_for_objects(task_queue: TaskQueue | AdoptedQueue) -> WorkloadSpec:
     """The spec under which a worker can import ``task_queue`` and its handlers.
 
     The worker is another process: it can only reach module-level objects of importable modules.
@@ -154,6 +170,8 @@ def spec_for_objects(task_queue: TaskQueue) -> WorkloadSpec:
     if not task_queue.handlers:
         raise HarnessError("task_queue has no handlers: register them before running parity")
     for name, handler in task_queue.handlers.items():
+        if isinstance(task_queue, AdoptedQueue):
+            break  # its functions are reached through the queue's module, checked below
         func = handler.func
         qualname = getattr(func, "__qualname__", "")
         if "<locals>" in qualname:
@@ -169,7 +187,9 @@ def spec_for_objects(task_queue: TaskQueue) -> WorkloadSpec:
         if module is None or module_name == "__main__":
             continue
         for attr, value in list(vars(module).items()):
-            if value is task_queue:
+            if value is task_queue or (
+                hasattr(value, "sender") and getattr(value, "task_queue", None) is task_queue
+            ):
                 return _checked_module_spec(module_name, attr)
     raise HarnessError(
         "task_queue is not a module-level variable of any imported module, so the Celery worker "

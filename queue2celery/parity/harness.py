@@ -20,10 +20,12 @@ import redis
 
 from .._embedded import embedded_redis
 from ..celery_tasks import WorkerProcess, start_worker
+from ..celery_tasks._loop import resolve
 from ..celery_tasks.status import sent_key
 from ..compat import CompatQueue, Rollout
 from ..errors import HarnessError, WorkerStartError, redact_url
-from ..legacy_queue import TaskQueue
+from ..legacy_queue import AdoptedQueue, TaskQueue
+from ._adopted import AdoptedRun
 from ._calls import BackendRun, RecordingQueue, attach_attempts, wait_for_calls
 from ._compare import compare_runs
 from ._fingerprint import fingerprint
@@ -43,7 +45,14 @@ from ._worker_app import (
     parity_app,
     worker_environment,
 )
-from ._workload import LoadedWorkload, WorkloadSpec, load_fresh, spec_for_objects, spec_for_target
+from ._workload import (
+    LoadedWorkload,
+    WorkloadSpec,
+    legacy_queue_of,
+    load_fresh,
+    spec_for_objects,
+    spec_for_target,
+)
 from .report import ParityReport
 
 __all__ = ["DEFAULT_TIMEOUT", "WORKER_READY_TIMEOUT", "run"]
@@ -57,7 +66,7 @@ _STOP_TIMEOUT = 3.0
 def run(
     workload: str | os.PathLike[str] | Callable[[Any], Any] | None = None,
     *,
-    task_queue: TaskQueue | None = None,
+    task_queue: TaskQueue | AdoptedQueue | None = None,
     workload_fn: Callable[[Any], Any] | None = None,
     observe: Callable[[], Any] | None = None,
     redis_url: str | None = None,
@@ -123,7 +132,7 @@ def _require_every_call_compared(report: ParityReport) -> None:
 
 def _resolve(
     workload: Any,
-    task_queue: TaskQueue | None,
+    task_queue: TaskQueue | AdoptedQueue | None,
     workload_fn: Callable[[Any], Any] | None,
     observe: Callable[[], Any] | None,
 ) -> tuple[WorkloadSpec, LoadedWorkload | None]:
@@ -143,6 +152,13 @@ def _resolve(
         raise HarnessError("pass either a workload path/module or task_queue=, not both")
     if workload_fn is None:
         raise HarnessError("task_queue= needs workload=fn: the function that makes the put calls")
+    legacy_queue = legacy_queue_of(task_queue)
+    if legacy_queue is None:
+        raise HarnessError(
+            f"task_queue={type(task_queue).__name__}: pass a TaskQueue or the app's queue "
+            "wrapped with queue2celery.legacy_queue.adopt(queue, run=...)"
+        )
+    task_queue = legacy_queue
     spec = spec_for_objects(task_queue)
     return spec, LoadedWorkload(task_queue, workload_fn, observe)
 
@@ -221,7 +237,8 @@ def _drive(loaded: LoadedWorkload, queue: RecordingQueue, run: BackendRun, limit
 
     def drive() -> None:
         try:
-            driver(queue)
+            # An async workload (for an asyncio.Queue app) runs on a loop of its own thread.
+            resolve(driver(queue))
         except BaseException as exc:  # the driver failing is a finding, not a harness error
             failure.append(exc)
 
@@ -252,7 +269,10 @@ def _load(spec: WorkloadSpec, objects: LoadedWorkload | None) -> LoadedWorkload:
 
 
 def _run_legacy(loaded: LoadedWorkload, timeout: float) -> BackendRun:
-    task_queue = loaded.task_queue
+    task_queue: Any = loaded.task_queue
+    if isinstance(task_queue, AdoptedQueue):
+        # The app's run/handlers, in process; its own consumer threads are not involved.
+        task_queue = AdoptedRun(task_queue)
     original = dict(task_queue.handlers)
     sink, ids = MemorySink(), LegacyTaskIds(task_queue)
     wrap_handlers(task_queue, sink, ids)
@@ -349,7 +369,7 @@ def _await_attempts(client: redis.Redis, key: str, count: int, deadline: float) 
         time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
 
-def _restore(task_queue: TaskQueue, original: dict[str, Any]) -> None:
+def _restore(task_queue: Any, original: dict[str, Any]) -> None:
     """Put the caller's own handlers back (the in-process form wraps the caller's queue)."""
     for name, handler in original.items():
         task_queue.add_handler(

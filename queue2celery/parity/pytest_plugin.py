@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ..legacy_queue import TaskQueue
+    from ..legacy_queue import AdoptedQueue, TaskQueue
     from .report import ParityReport
 
 __all__ = ["ParityFixture", "parity", "pytest_addoption"]
@@ -43,7 +43,7 @@ class ParityFixture:
         self,
         workload: str | os.PathLike[str] | Callable[[Any], Any] | None = None,
         *,
-        task_queue: TaskQueue | None = None,
+        task_queue: TaskQueue | AdoptedQueue | None = None,
         workload_fn: Callable[[Any], Any] | None = None,
         observe: Callable[[], Any] | None = None,
         timeout: float | None = None,

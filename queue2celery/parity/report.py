@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,18 +94,32 @@ def _add_failures(case: ET.Element, mismatches: list[Mismatch]) -> None:
         failure.text = f"legacy: {mismatch.legacy}\ncelery: {mismatch.celery}"
 
 
-def _table(rows: list[list[str]], style: Style) -> list[str]:
-    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(rows[0]))]
+def _table(rows: list[list[str]], style: Style, width: int | None = None) -> list[str]:
+    caps = [40] * len(rows[0])
+    if width is not None:
+        # The value columns give way first, down to 12 characters each.
+        fixed = sum(min(max(len(r[i]) for r in rows), 40) + 2 for i in range(3))
+        caps[3] = caps[4] = max(12, (width - fixed - 2) // 2)
+    widths = [min(max(len(r[i]) for r in rows), caps[i]) for i in range(len(rows[0]))]
     lines = []
     for number, row in enumerate(rows):
-        cells = [cell if len(cell) <= 40 else cell[:37] + "..." for cell in row]
+        cells = [
+            cell if len(cell) <= cap else cell[: cap - 3] + "..."
+            for cell, cap in zip(row, caps, strict=True)
+        ]
         line = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
         lines.append(style(line, "head") if number == 0 else line)
     return lines
 
 
-def render_text(report: ParityReport, style: Style | None = None) -> str:
-    """The readable table; ``style`` colors it (the CLI passes click.style on a terminal)."""
+def render_text(
+    report: ParityReport, style: Style | None = None, width: int | None = None
+) -> str:
+    """The readable table; ``style`` colors it (the CLI passes click.style on a terminal).
+
+    ``width`` fits every line to that many columns (details wrap, values are shortened in
+    the table only: the detail line below each row says it in full).
+    """
     paint = style or _plain
     head = (
         f"parity {report.workload}: {report.calls} put call(s); legacy "
@@ -118,11 +133,20 @@ def render_text(report: ParityReport, style: Style | None = None) -> str:
     for m in report.mismatches:
         call = "-" if m.call is None else str(m.call)
         rows.append([call, m.task or "-", m.kind, m.legacy, m.celery])
-    table = _table(rows, paint)
+    table = _table(rows, paint, width)
     lines.append(table[0])
     for line, mismatch in zip(table[1:], report.mismatches, strict=True):
         lines.append(paint(line, "bad"))
-        lines.append(paint(f"      {mismatch.detail}", "dim"))
+        details = [f"      {mismatch.detail}"]
+        if width is not None:
+            details = textwrap.wrap(
+                mismatch.detail,
+                width=max(width, 40),
+                initial_indent="      ",
+                subsequent_indent="      ",
+                break_on_hyphens=False,
+            )
+        lines.extend(paint(detail, "dim") for detail in details)
     failing = len({m.call for m in report.mismatches})
     lines.append(
         paint(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -213,3 +214,55 @@ def test_sending_leaves_no_result_subscription_and_get_still_sees_the_result(
         assert result.get(timeout=10) == 8
     finally:
         client.close()
+
+
+# --- async handlers and adopted queues (no worker; the worker tests are in tests/compat) ---
+
+
+def test_an_async_handler_is_awaited_on_one_loop_never_stored_as_a_coroutine() -> None:
+    import asyncio
+
+    app, queue = _app_and_queue()
+    loops: list[int] = []
+
+    @queue.handler("async_ok")
+    async def async_ok(item: dict) -> int:
+        await asyncio.sleep(0)
+        loops.append(id(asyncio.get_running_loop()))
+        return item["x"] * 2
+
+    tasks = register_handlers(app, queue)
+    assert tasks["async_ok"]({"task": "async_ok", "x": 4}) == 8
+    assert tasks["async_ok"]({"task": "async_ok", "x": 5}) == 10
+    # One loop per process: a client bound to it on the first task still works on the next.
+    assert len(set(loops)) == 1
+
+
+def test_register_handlers_on_a_plain_queue_says_to_adopt_it() -> None:
+    import queue as stdlib_queue
+
+    from queue2celery.errors import ConfigError
+
+    app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
+    with pytest.raises(ConfigError, match=r"adopt\(queue, run=\.\.\.\)"):
+        register_handlers(app, stdlib_queue.Queue())  # type: ignore[arg-type]
+
+
+@dataclass
+class _Clip:
+    path: str
+
+
+def test_an_adopted_queues_tasks_rebuild_its_listed_classes() -> None:
+    import queue as stdlib_queue
+
+    from queue2celery.legacy_queue import adopt
+
+    received: list[object] = []
+    app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
+    adopted = adopt(
+        stdlib_queue.Queue(), run=received.append, types=[_Clip], name="clips.process"
+    )
+    tasks = register_handlers(app, adopted)
+    tasks["clips.process"]({"__q2c__": f"{__name__}:_Clip", "path": "/a.mp4"})
+    assert received == [_Clip("/a.mp4")]

@@ -444,7 +444,7 @@ def test_scan_json_and_text_list_handlers_after_the_sites(project, capsys) -> No
 
 
 def test_the_example_app_has_three_handlers_and_one_shares_task_status() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "legacy_app"
+    example = Path(__file__).resolve().parents[2] / "queue2celery" / "examples" / "legacy_app"
     result = scan(example, jobs=1)
     queue = "fastapi_app.tasks.queue.task_queue"
     assert [(h.path, h.queue, h.name, h.max_retries, h.retry_delay) for h in result.handlers] == [

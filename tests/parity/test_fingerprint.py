@@ -69,3 +69,40 @@ def test_describe_reads_like_python() -> None:
     assert describe(fingerprint(value), limit=200) == (
         "{'coords': (1, 2), 1: [None, b'ab'], 'when': date(2024-05-01)}"
     )
+
+
+def test_a_dataclass_is_compared_field_by_field_with_an_attribute_path() -> None:
+    from dataclasses import dataclass
+
+    from queue2celery.parity import differences
+
+    @dataclass
+    class Clip:
+        path: str
+        size: object
+
+    diffs = differences(fingerprint(Clip("a", (1, 2))), fingerprint(Clip("a", [1, 2])))
+    assert [(d.path, d.reason) for d in diffs] == [("payload.size", "type")]
+    assert fingerprint(Clip("a", 1)) == fingerprint(Clip("a", 1))
+
+
+def test_every_differing_key_of_observe_is_reported_not_only_the_first() -> None:
+    from queue2celery.parity._calls import BackendRun
+    from queue2celery.parity._compare import compare_runs
+
+    legacy = BackendRun("legacy", observed=fingerprint({"a": 1, "b": {"x": 1, "y": 2}, "c": 3}))
+    celery = BackendRun("celery", observed=fingerprint({"a": 1, "b": {"x": 9, "y": 8}, "c": 4}))
+    found = compare_runs(legacy, celery, timeout=1)
+    assert [m.kind for m in found] == ["observed_state"] * 3
+    assert [m.detail.split(" ")[0] for m in found] == [
+        'observe()["b"]["x"]',
+        'observe()["b"]["y"]',
+        'observe()["c"]',
+    ]
+
+
+def test_a_changed_key_type_is_one_difference_not_also_an_extra_key() -> None:
+    from queue2celery.parity import differences
+
+    diffs = differences(fingerprint({1: "a"}), fingerprint({"1": "a"}))
+    assert [d.reason for d in diffs] == ["key_type"]

@@ -57,7 +57,11 @@ CASES = [
     ),
     pytest.param(
         "observed_state",
-        [(None, "observed_state", 'observe()["v1"] is missing on Celery')],
+        # Every differing key is reported, not only the first.
+        [
+            (None, "observed_state", 'observe()["v1"] is missing on Celery'),
+            (None, "observed_state", 'observe()["v2"] is missing on Celery'),
+        ],
         id="status-dict-written-by-handler-is-observed-state",
     ),
     pytest.param(

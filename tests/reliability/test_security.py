@@ -383,7 +383,9 @@ def test_rewrite_never_writes_outside_path_through_links(
 
     tree = tmp_path / "tree"
     shutil.copytree(
-        REPO / "examples" / "legacy_app", tree, ignore=shutil.ignore_patterns("__pycache__")
+        REPO / "queue2celery" / "examples" / "legacy_app",
+        tree,
+        ignore=shutil.ignore_patterns("__pycache__"),
     )
     routes = tree / "fastapi_app" / "routes"
     original = (routes / "videos.py").read_bytes()

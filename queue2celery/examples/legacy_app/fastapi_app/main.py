@@ -7,22 +7,25 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from fastapi_app.routes import locations, tasks, users, videos
-from fastapi_app.tasks.queue import task_queue
+from fastapi_app.routes import locations, reports, users, videos
+from fastapi_app.tasks.manager import task_manager
+from fastapi_app.tasks.worker import start_workers, stop_workers
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # 启动时拉起队列的工作线程，退出时等它们处理完手上的任务
-    task_queue.start()
+    # 启动时拉起工作线程和任务管理器，退出时发关闭信号，等它们处理完手上的任务
+    start_workers()
+    task_manager.start()
     yield
-    task_queue.stop()
+    task_manager.stop()
+    stop_workers()
 
 
 app = FastAPI(title="legacy_app", lifespan=lifespan)
 app.include_router(videos.router)
 app.include_router(locations.router)
-app.include_router(tasks.router)
+app.include_router(reports.router)
 app.include_router(users.router)
 
 

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from fastapi_app.tasks.queue import task_queue, task_status
+from fastapi_app.tasks.handlers import task_status
+from fastapi_app.tasks.worker import task_queue
 
 router = APIRouter(prefix="/videos", tags=["videos"])
 
@@ -19,18 +20,21 @@ class Upload(BaseModel):
 @router.post("/{video_id}/upload", status_code=202)
 def upload_video(video_id: str, upload: Upload) -> dict[str, Any]:
     # 放进队列就返回，前端轮询 /status
-    handle = task_queue.put(
-        {"task": "process_video_upload", "video_id": video_id, "path": upload.path}
+    task_queue.put(
+        {"type": "process_video_upload", "payload": {"video_id": video_id, "path": upload.path}}
     )
-    return {"task_id": handle.id, "video_id": video_id}
+    return {"video_id": video_id, "queued": True}
 
 
 @router.post("/{video_id}/thumbnails", status_code=202)
 def make_thumbnails(video_id: str) -> dict[str, Any]:
-    handle = task_queue.put(
-        {"task": "generate_thumbnails", "video_id": video_id, "sizes": {720: "hd", 1080: "full_hd"}}
+    task_queue.put(
+        {
+            "type": "generate_thumbnails",
+            "payload": {"video_id": video_id, "sizes": {720: "hd", 1080: "full_hd"}},
+        }
     )
-    return {"task_id": handle.id}
+    return {"video_id": video_id, "queued": True}
 
 
 @router.get("/{video_id}/status")

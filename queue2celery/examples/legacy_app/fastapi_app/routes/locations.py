@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from fastapi_app.tasks.queue import task_queue
+from fastapi_app.tasks.worker import task_queue
 
 router = APIRouter(prefix="/locations", tags=["locations"])
 
@@ -21,7 +21,10 @@ class Place(BaseModel):
 @router.post("", status_code=202)
 def add_location(place: Place) -> dict[str, Any]:
     # 坐标用 (纬度, 经度) 元组传给 handler
-    handle = task_queue.put(
-        {"task": "geocode_location", "place_id": place.place_id, "coords": (place.lat, place.lon)}
+    task_queue.put(
+        {
+            "type": "geocode_location",
+            "payload": {"place_id": place.place_id, "coords": (place.lat, place.lon)},
+        }
     )
-    return {"task_id": handle.id}
+    return {"place_id": place.place_id, "queued": True}
