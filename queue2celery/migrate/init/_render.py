@@ -131,7 +131,7 @@ def render_region(plan: Plan) -> str:
     """The body between the markers (without them)."""
     std = ["import importlib"] if needs_importlib(plan) else []
     if needs_live(plan):
-        std.append("from collections.abc import Iterator, Mapping")
+        std.append("from collections.abc import Callable, Iterator, Mapping")
     if plan.queues:
         std.append("from typing import Any")
     toolkit = ["from queue2celery.celery_tasks import resolve_awaitable"]
@@ -176,14 +176,17 @@ def render_region(plan: Plan) -> str:
 _LIVE_CLASS = '''
 
 class _Live(Mapping[str, Any]):
-    """A module's handlers mapping, looked up on every use: handlers registered later count,
-    and the module may define the mapping below the line that builds its queue."""
+    """A handlers mapping looked up on every use: handlers registered later count, and the
+    mapping may be defined after the line that builds the queue."""
 
-    def __init__(self, module: str, name: str) -> None:
-        self.module, self.name = module, name
+    def __init__(self, get: Callable[[], Mapping[str, Any]]) -> None:
+        self.get_mapping = get
 
     def _mapping(self) -> Mapping[str, Any]:
-        return getattr(importlib.import_module(self.module), self.name, {})
+        try:
+            return self.get_mapping()
+        except AttributeError:  # not defined yet: the module or __init__ is still running
+            return {}
 
     def __getitem__(self, key: str) -> Any:
         return self._mapping()[key]
@@ -212,7 +215,7 @@ def needs_importlib(plan: Plan) -> bool:
 
 
 def needs_live(plan: Plan) -> bool:
-    return any(":" in (d.handlers or "") for q in plan.queues if (d := _dispatch_of(q)))
+    return any(d.handlers for q in plan.queues if (d := _dispatch_of(q)))
 
 
 def _render_queue(queue: QueuePlan, plan: Plan) -> str:
@@ -332,9 +335,9 @@ def _callable(ref: str) -> str:
 
 def _mapping(ref: str) -> str:
     if ref.startswith("owner."):
-        return ref
+        return f"_Live(lambda: {ref})"
     module, attr = ref.split(":")
-    return f'_Live("{module}", "{attr}")'
+    return f'_Live(lambda: importlib.import_module("{module}").{attr})'
 
 
 def _render_stub(queue: QueuePlan) -> str:

@@ -21,6 +21,7 @@ def payload_classes(project: Project, ref: QueueRef) -> tuple[str, ...]:
     """``module:Class`` of each carried class built in a put onto the queue."""
     found: set[str] = set()
     for module in project:
+        built = _built_names(module)
         for node in ast.walk(module.tree):
             if not (
                 isinstance(node, ast.Call)
@@ -33,11 +34,32 @@ def payload_classes(project: Project, ref: QueueRef) -> tuple[str, ...]:
             payload = node.args[0]
             if isinstance(payload, ast.Tuple) and payload.elts:
                 payload = payload.elts[-1]
+            names = []
             if isinstance(payload, ast.Call) and isinstance(payload.func, ast.Name):
-                spec = _carried_class(project, module, payload.func.id)
+                names.append(payload.func.id)
+            elif isinstance(payload, ast.Name):
+                names += built.get(payload.id, [])
+            for name in names:
+                spec = _carried_class(project, module, name)
                 if spec is not None:
                     found.add(spec)
     return tuple(sorted(found))
+
+
+def _built_names(module: Module) -> dict[str, list[str]]:
+    """Variable -> the classes called to build it (``task = Task(...)``), module-wide: a
+    put of ``task`` most often sits next to the line that built it."""
+    built: dict[str, list[str]] = {}
+    for node in ast.walk(module.tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+        ):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    built.setdefault(target.id, []).append(node.value.func.id)
+    return built
 
 
 def _carried_class(project: Project, module: Module, name: str) -> str | None:
