@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._loop import resolve as resolve_awaitable
 from ._process import WorkerProcess, start_worker
 from .app import DEFAULT_REDIS_URL, CeleryConfig, make_celery_app
 from .status import celery_status
@@ -28,6 +29,7 @@ __all__ = [
     "make_router",
     "register_handler",
     "register_handlers",
+    "resolve_awaitable",
     "run_worker",
     "start_worker",
 ]

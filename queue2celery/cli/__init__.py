@@ -16,6 +16,7 @@ from . import (  # noqa: F401
     _compat,
     _demo,
     _doctor,
+    _init,
     _migrate,
     _parity,
     _up,
