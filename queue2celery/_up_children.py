@@ -70,7 +70,7 @@ class Child:
         else:
             kwargs["start_new_session"] = True
         stream.register(name)
-        self.popen = subprocess.Popen(  # noqa: S603 - argv built by the caller, no shell
+        self.popen = subprocess.Popen(
             self.argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -116,7 +116,7 @@ def _port_free(host: str, port: int) -> bool:
 
 def _http_answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1.0):  # noqa: S310 - loopback URL we built
+        with urllib.request.urlopen(url, timeout=1.0):
             return True
     except urllib.error.HTTPError:
         return True  # any status is an answer: the server is up

@@ -104,7 +104,7 @@ class ApiSender:
             try:
                 task.apply_async(args=[item], task_id=task_id, retry=False)
                 done["ok"] = True
-            except BaseException as exc:  # noqa: BLE001 - handed to the request thread
+            except BaseException as exc:
                 done["error"] = exc
 
         thread = threading.Thread(target=run, daemon=True)

@@ -145,7 +145,7 @@ class LeaseKeeper:
                 now = self.beat(client)
                 if now >= self._sweep_from:
                     self.sweep(client)
-            except Exception as exc:  # noqa: BLE001 - a broker outage must not end the thread
+            except Exception as exc:
                 logger.warning("lease heartbeat failed (%s: %s); retrying", type(exc).__name__, exc)
                 client = None
 

@@ -137,7 +137,7 @@ class Channel(kombu_redis.Channel):
             # that is gone would keep its messages from ever being restored.
             try:
                 keeper.stop(client)
-            except Exception as exc:  # noqa: BLE001 - the sweep of another worker covers it
+            except Exception as exc:
                 logger.warning("could not release the lease of %s: %r", self.worker_id, exc)
             if client is not None:
                 client.close()

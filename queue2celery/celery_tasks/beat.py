@@ -157,7 +157,7 @@ def start_beat(
     else:
         kwargs["start_new_session"] = True
     with open(log_path, "wb") as log:
-        popen = subprocess.Popen(  # noqa: S603 - argv is built above, no shell
+        popen = subprocess.Popen(
             argv,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -99,8 +99,8 @@ def make_router(app: Celery, *, send_timeout: float = DEFAULT_SEND_TIMEOUT) -> A
     def send_task(
         name: str,
         item: Any = Body(default=None),  # noqa: B008
-        task_id: str | None = Query(default=None),  # noqa: B008
-        idempotency_key: str | None = Header(default=None),  # noqa: B008
+        task_id: str | None = Query(default=None),
+        idempotency_key: str | None = Header(default=None),
     ) -> dict[str, Any]:
         """Send the request body as the one argument of task ``name``."""
         known = handler_task_names(app)

@@ -206,7 +206,7 @@ class CompatQueue:
             )
         key = self.key(item) if self.key is not None else task_id
         if self.rollout.backend_for(name, key, self._overrides) == "legacy":
-            self.count(name, "legacy")
+            self.ledger.count(name, "legacy")
             return None
         return name, item, priority
 
@@ -218,7 +218,7 @@ class CompatQueue:
         adopted.hold(task_id, entry)
         try:
             celery_priority = self._adopted.celery_priority(priority)
-            return self.sender.send([(name, wire, task_id, celery_priority)])[0]
+            return self.sender.send([Item(name, wire, task_id, celery_priority)])[0]
         finally:
             adopted.release(task_id)
 

@@ -42,7 +42,7 @@ def _facts_job(job: Job) -> ModuleFacts:
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)  # scan's own pass reports files that do not parse
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
+    except Exception as exc:
         return ModuleFacts(module, rel, error=f"periodic analysis failed: {type(exc).__name__}")
 
 
@@ -56,7 +56,7 @@ def _facts_job_forced(job: Job) -> ModuleFacts:
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the scan
+    except Exception as exc:
         return ModuleFacts(module, rel, error=f"periodic analysis failed: {type(exc).__name__}")
 
 

@@ -158,7 +158,7 @@ def symbolize(expr: ExprNode, names: ModuleNames, depth: int = 0) -> Sym:
 def _text(expr: ast.AST) -> str:
     try:
         return ast.unparse(expr)
-    except Exception:  # noqa: BLE001 - display only
+    except Exception:
         return "<expression>"
 
 

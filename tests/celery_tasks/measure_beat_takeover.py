@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _periodic_app import JOBS_MODULE, JobsStack, _delete_keys  # noqa: E402
+from _periodic_app import JOBS_MODULE, JobsStack, _delete_keys
 
-from queue2celery import embedded_redis  # noqa: E402
-from queue2celery.celery_tasks import start_worker  # noqa: E402
-from queue2celery.celery_tasks.beat import BeatOptions, start_beat  # noqa: E402
+from queue2celery import embedded_redis
+from queue2celery.celery_tasks import start_worker
+from queue2celery.celery_tasks.beat import BeatOptions, start_beat
 
 
 def _wait(check, timeout: float) -> bool:  # type: ignore[no-untyped-def]

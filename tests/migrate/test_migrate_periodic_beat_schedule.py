@@ -29,7 +29,7 @@ def _schedule_of(source: str) -> dict[str, Any]:
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "beat_schedule":
             code = compile(ast.Expression(node.value), "<beat_schedule>", "eval")
-            return eval(code, {"timedelta": timedelta, "crontab": _crontab})  # noqa: S307
+            return eval(code, {"timedelta": timedelta, "crontab": _crontab})
     raise AssertionError("no beat_schedule in the generated module")
 
 

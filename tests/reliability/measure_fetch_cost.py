@@ -29,9 +29,9 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _kills import write_app  # noqa: E402
+from _kills import write_app
 
-from queue2celery.celery_tasks import start_worker  # noqa: E402
+from queue2celery.celery_tasks import start_worker
 
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # name: (settings, transport options)

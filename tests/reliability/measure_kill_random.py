@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _kills import run_kills  # noqa: E402
+from _kills import run_kills
 
 STOCK_OPTIONS = {
     "visibility_timeout": 5,

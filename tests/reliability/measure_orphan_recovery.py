@@ -31,9 +31,9 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _kills import write_app  # noqa: E402
+from _kills import write_app
 
-from queue2celery.celery_tasks import WorkerProcess, start_worker  # noqa: E402
+from queue2celery.celery_tasks import WorkerProcess, start_worker
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> float:
