@@ -33,6 +33,7 @@ from ..celery_tasks.status import (
 )
 from ..errors import BrokerUnavailable, PayloadError
 from ..legacy_queue import TaskQueue
+from ..legacy_queue.adopt import AdoptedQueue
 from ._background import CircuitBreaker
 from ._handle import CeleryHandle
 from ._ledger import Ledger, SendPolicy
@@ -83,7 +84,7 @@ class Sender:
         breaker: CircuitBreaker,
         *,
         spool: Spool | None = None,
-        fallback: TaskQueue | None = None,
+        fallback: TaskQueue | AdoptedQueue | None = None,
     ) -> None:
         self.app = app
         self.tasks = tasks
