@@ -19,6 +19,8 @@ def stub_findings(path: Path) -> list[Finding]:
     """One finding per stub mark left in a Python file under ``path``."""
     findings = []
     for source in collect_files(path):
+        if not source.path.is_file():
+            continue  # a FIFO or device named *.py is never opened
         try:
             with open(source.path, "rb") as handle:
                 data = handle.read()
