@@ -18,7 +18,6 @@ from ._functions import FunctionTarget, read_function
 from ._project import CeleryApp, Project, load_project
 from ._pyproject import merge_tables
 from ._render import (
-    STUB_MARK,
     FunctionPlan,
     Plan,
     QueuePlan,
@@ -385,7 +384,3 @@ class _Writer:
         self.write(path, before + region + after)
         return None
 
-
-def stub_lines(text: str) -> list[int]:
-    """1-based lines of a tasks module that still carry the stub mark (for ``check``)."""
-    return [i for i, line in enumerate(text.splitlines(), 1) if STUB_MARK in line]
