@@ -349,15 +349,31 @@ def _cli_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "queue2celery.cli"]
 
 
+def _child_cpu_seconds() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows: no rusage; wall time is measured instead
+        return time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def test_cli_help_answers_within_0_2_seconds() -> None:
+    """The time ``--help`` costs is its CPU time (user + system) in the child: on a busy
+    CI machine the wall-clock time measures the other jobs (it went from 0.04 s to 0.3 s
+    here with three test suites running beside it), CPU time does not."""
     command = [*_cli_command(), "--help"]
     subprocess.run(command, capture_output=True, timeout=60, check=True)  # warm the disk cache
-    times = []
+    cpu, wall = [], []
     for _ in range(5):
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _child_cpu_seconds()
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-        times.append(time.perf_counter() - started)
+        cpu.append(_child_cpu_seconds() - cpu_before)
+        wall.append(time.perf_counter() - started)
         assert done.returncode == 0, done.stderr
         assert "Usage:" in done.stdout
-    median = statistics.median(times)
-    assert median <= 0.2, f"--help took {median:.3f}s (median of {[round(t, 3) for t in times]})"
+    median = statistics.median(cpu)
+    assert median <= 0.2, (
+        f"--help took {median:.3f}s of CPU (median of {[round(t, 3) for t in cpu]}; "
+        f"wall {[round(t, 3) for t in wall]})"
+    )

@@ -13,15 +13,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import socket
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 import redis
 
 RECORDING_APP = """
@@ -103,28 +100,6 @@ def load_recording_app(
         ),
     )
     return importlib.import_module(module_name)
-
-
-def wait_until(
-    predicate: Callable[[], bool],
-    timeout: float,
-    *,
-    interval: float = 0.05,
-    what: str = "",
-    detail: Callable[[], str] | None = None,
-) -> float:
-    """Poll ``predicate`` until true; returns the seconds waited, fails the test on timeout.
-
-    ``detail`` is called on timeout to say what state things were left in.
-    """
-    started = time.monotonic()
-    deadline = started + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return time.monotonic() - started
-        time.sleep(interval)
-    extra = f"\n{detail()}" if detail is not None else ""
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate!r}{extra}")
 
 
 def run_counts(client: redis.Redis, key: str) -> Counter[str]:
@@ -232,10 +207,3 @@ def load_compat_app(
         ),
     )
     return importlib.import_module(module_name)
-
-
-def unused_port() -> int:
-    """A loopback port nothing listens on (connections to it are refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -11,10 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
-from _reliability import cleanup_keys, load_compat_app, report, run_counts, wait_until
+from _reliability import cleanup_keys, load_compat_app, report, run_counts
 
 from queue2celery.celery_tasks import WorkerProcess
 from queue2celery.compat import CompatQueue, Rollout
@@ -32,6 +33,7 @@ def test_8_threads_x_2000_puts_at_50_percent_each_run_exactly_once(
     worker_factory: Callable[..., WorkerProcess],
     unique_name: str,
     tmp_path: Path,
+    wait_until: Callable[..., Any],
 ) -> None:
     module = load_compat_app(
         write_module,

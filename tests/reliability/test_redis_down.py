@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import redis
-from _reliability import cleanup_keys, load_compat_app, report, run_counts, wait_until
+from _reliability import cleanup_keys, load_compat_app, report, run_counts
 
 from queue2celery.celery_tasks import WorkerProcess
 from queue2celery.compat import CompatQueue, Rollout
@@ -48,6 +48,7 @@ def test_puts_during_a_10s_outage_are_spooled_and_each_runs_once(
     worker_factory: Callable[..., WorkerProcess],
     unique_name: str,
     tmp_path: Path,
+    wait_until: Callable[..., Any],
 ) -> None:
     server = redis_server_factory()
     module = load_compat_app(
@@ -207,6 +208,7 @@ def test_a_put_spooled_while_redis_is_frozen_is_queued_once_after_the_thaw(
     write_module: Callable[[str, str], Path],
     unique_name: str,
     tmp_path: Path,
+    wait_until: Callable[..., Any],
 ) -> None:
     server = redis_server_factory()
     module = load_compat_app(

@@ -10,14 +10,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from _reliability import report, unused_port, wait_until
+from _reliability import report
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -111,7 +111,7 @@ class _OpensAFile:
 
 @pytest.mark.worker
 def test_a_pickled_message_is_refused_by_the_worker_and_never_runs(
-    stack: _Stack, tmp_path: Path
+    stack: _Stack, tmp_path: Path, wait_until: Callable[..., Any]
 ) -> None:
     marker = tmp_path / "pickle-ran"
     ok = stack.module.tasks[f"{stack.name}.ok"]
@@ -140,7 +140,9 @@ def _no_traceback(text: str) -> None:
 
 
 @pytest.mark.worker
-def test_the_status_api_reports_failures_without_a_traceback(stack: _Stack) -> None:
+def test_the_status_api_reports_failures_without_a_traceback(
+    stack: _Stack, wait_until: Callable[..., Any]
+) -> None:
     api = FastAPI()
     api.include_router(make_router(stack.module.app))
     http = TestClient(api, raise_server_exceptions=False)
@@ -201,16 +203,17 @@ def test_the_status_api_on_a_dead_redis_says_503_without_traceback_or_password(
 
 
 @pytest.fixture(params=["userinfo", "query", "failover"])
-def free_port_url(request: pytest.FixtureRequest) -> str:
+def free_port_url(request: pytest.FixtureRequest, free_port: int) -> str:
     """A Redis URL with a password, on a port nothing listens on, in each form kombu takes."""
     if request.param == "query":
-        return f"redis://127.0.0.1:{unused_port()}/0?password={SECRET}"
+        return f"redis://127.0.0.1:{free_port}/0?password={SECRET}"
     if request.param == "failover":
+        # Both hosts on the one closed port: kombu tries each in turn, neither answers.
         return (
-            f"redis://:{SECRET}@127.0.0.1:{unused_port()}/0;"
-            f"redis://:{SECRET}-2@127.0.0.1:{unused_port()}/0"
+            f"redis://:{SECRET}@127.0.0.1:{free_port}/0;"
+            f"redis://:{SECRET}-2@localhost:{free_port}/0"
         )
-    return f"redis://:{SECRET}@127.0.0.1:{unused_port()}/0"
+    return f"redis://:{SECRET}@127.0.0.1:{free_port}/0"
 
 
 WORKLOAD = """

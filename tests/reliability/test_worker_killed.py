@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import redis
-from _reliability import cleanup_keys, load_recording_app, report, run_counts, wait_until
+from _reliability import cleanup_keys, load_recording_app, report, run_counts
 
 from queue2celery.celery_tasks import WorkerProcess
 
@@ -115,7 +115,9 @@ def _start(
     )
 
 
-def _wait_held_by(run: _Run, item: str, worker: WorkerProcess) -> None:
+def _wait_held_by(
+    run: _Run, item: str, worker: WorkerProcess, wait_until: Callable[..., Any]
+) -> None:
     wait_until(
         lambda: run.held_by(item) == worker.pid,
         PROGRESS_TIMEOUT,
@@ -125,14 +127,17 @@ def _wait_held_by(run: _Run, item: str, worker: WorkerProcess) -> None:
 
 
 def test_solo_worker_killed_twice_mid_task_loses_nothing(
-    run: _Run, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
+    run: _Run,
+    worker_factory: Callable[..., WorkerProcess],
+    tmp_path: Path,
+    wait_until: Callable[..., Any],
 ) -> None:
     started = time.monotonic()
     expected = run.publish(hold={300, 650})
     kills = 0
     for held in ("hold-300", "hold-650"):
         worker = _start(worker_factory, run, tmp_path)
-        _wait_held_by(run, held, worker)
+        _wait_held_by(run, held, worker, wait_until)
         worker.kill()  # SIGKILL to the whole process group
         kills += 1
         assert not worker.alive()
@@ -165,7 +170,10 @@ def test_solo_worker_killed_twice_mid_task_loses_nothing(
 
 
 def test_prefork_child_killed_mid_task_is_replaced_and_loses_nothing(
-    run: _Run, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
+    run: _Run,
+    worker_factory: Callable[..., WorkerProcess],
+    tmp_path: Path,
+    wait_until: Callable[..., Any],
 ) -> None:
     started = time.monotonic()
     expected = run.publish(hold={300})
