@@ -28,8 +28,8 @@ from ..celery_tasks.status import (
     backend_key_prefix,
     broker_key_prefix,
     mark_sent,
+    marker_ttl,
     sent_client,
-    sent_ttl,
 )
 from ..errors import BrokerUnavailable, PayloadError
 from ..legacy_queue import TaskQueue
@@ -93,7 +93,7 @@ class Sender:
         self.breaker = breaker
         self.spool = spool
         self.fallback = fallback
-        self.ttl = sent_ttl(app)
+        self.ttl = marker_ttl(app)
         conf = app.conf
         self.key_prefix = broker_key_prefix(app)
         # The marker lives next to the results; the publish script sets it on the broker, so
