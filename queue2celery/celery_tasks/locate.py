@@ -283,27 +283,11 @@ def _locate_live(
         return _held(task_id, kind, node, info, status)
     result = meta.get("result")
     host = result.get("hostname") if isinstance(result, dict) else None
-    if status == states.STARTED and (workers is None or host in workers.nodes):
-        # STARTED is written by the worker itself; without asking the workers, or when
-        # that worker answers, it is running there.
-        return Location(
-            task_id,
-            "running",
-            f"running on {host or 'a worker'} (STARTED)",
-            {"worker": host, "status": status, "worker_asked": workers is not None},
-        )
     unacked = find_unacked(client, app, task_id) if client is not None else None
+    if status == states.STARTED:
+        return _started(task_id, host, workers, unacked)
     if unacked is not None:
         return _unacked(task_id, unacked, status, meta, workers)
-    if status == states.STARTED:
-        return Location(
-            task_id,
-            "lost",
-            f"lost: STARTED on {host or 'a worker'}, which does not answer, and its message "
-            "is in no queue and not unacked: it will not come back by itself; send it again "
-            "with the same id",
-            {"worker": host, "status": status},
-        )
     queued = _in_queues(client, app, _queues(app, workers), task_id) if client else None
     if queued is not None:
         return _queued(app, task_id, queued, client, workers)
@@ -317,6 +301,34 @@ def _locate_live(
             spooled,
         )
     return _nowhere(app, task_id, client, status)
+
+
+def _started(
+    task_id: str,
+    host: str | None,
+    workers: WorkersSnapshot | None,
+    unacked: dict[str, Any] | None,
+) -> Location:
+    """STARTED is written by the worker itself: it runs there, or ran there and died."""
+    who = host or "a worker"
+    evidence: dict[str, Any] = {"worker": host, "status": "STARTED"}
+    if workers is None or host in workers.nodes:
+        return Location(task_id, "running", f"running on {who} (STARTED)", evidence)
+    # A solo worker busy with a task cannot answer a broadcast; a dead one cannot either.
+    if unacked is not None:
+        since = _when(unacked.get("since"))
+        note = (
+            f"{who} did not answer (a solo pool cannot while it runs a task); its message is "
+            f"unacked since {since}, so if {who} died it returns to its queue after the "
+            "visibility timeout"
+        )
+        evidence.update(unacked)
+    else:
+        note = (
+            f"{who} did not answer (a solo pool cannot while it runs a task); its message was "
+            "acked already, so if it died nothing brings the task back"
+        )
+    return Location(task_id, "running", f"running on {who} (STARTED); {note}", evidence)
 
 
 def _held(task_id: str, kind: str, node: str, info: dict[str, Any], status: str) -> Location:
@@ -399,7 +411,11 @@ def _queued(
     queue = queued["queue"]
     at = f"queued in {queue!r} at position {queued['position']} of {queued['length']}"
     evidence = {"task": name, **queued}
-    if workers is not None:
+    if workers is not None and not workers.nodes:
+        # Nobody answered: no worker, or only busy solo pools (which cannot answer).
+        evidence["workers_answered"] = 0
+        at += "; no worker answered the broadcast (none runs, or all are busy solo pools)"
+    elif workers is not None:
         consumers = workers.consumers(queue)
         if not consumers:
             return Location(
