@@ -19,7 +19,7 @@ from celery import Celery, Task
 
 from ._capture import capture_connection, capturing
 from ._push import GuardedPush, PublishExpired
-from .status import backend_key_prefix, broker_key_prefix, mark_app_sent, sent_key, sent_ttl
+from .status import backend_key_prefix, broker_key_prefix, mark_app_sent, marker_ttl, sent_key
 
 __all__ = ["ApiSender", "SendOutcome"]
 
@@ -84,7 +84,9 @@ class ApiSender:
         marker = sent_key(task_id, self.prefix)
         try:
             if self._push is None:
-                push = GuardedPush(self.client, marker_ttl=sent_ttl(self.app), timeout=self.timeout)
+                push = GuardedPush(
+                    self.client, marker_ttl=marker_ttl(self.app), timeout=self.timeout
+                )
                 push.sync_clock()  # read-only: a failure here sent nothing
                 self._push = push
             pushed = self._push.push([(key, message, marker) for key, message in captured])

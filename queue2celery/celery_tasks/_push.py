@@ -22,12 +22,10 @@ __all__ = ["PUSH_SCRIPT", "GuardedPush", "PublishExpired"]
 # The marker is SET NX: a task id whose marker exists was published before (a publish whose
 # answer was lost, then sent again), so its messages are not pushed a second time.
 PUSH_SCRIPT = """
+local t = redis.call('TIME')
 local deadline = tonumber(ARGV[2])
-if deadline > 0 then
-    local t = redis.call('TIME')
-    if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-        return -1
-    end
+if deadline > 0 and tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
+    return -1
 end
 local n = #ARGV - 2
 local ttl = tonumber(ARGV[1])
@@ -36,7 +34,8 @@ local pushed = 0
 for i = 1, n do
     local marker = KEYS[n + i]
     if fresh[marker] == nil then
-        fresh[marker] = redis.call('SET', marker, '1', 'NX', 'EX', ttl) and true or false
+        -- The marker's value is the send time (server seconds): doctor --task reads its age.
+        fresh[marker] = redis.call('SET', marker, t[1], 'NX', 'EX', ttl) and true or false
     end
     if fresh[marker] then
         redis.call('LPUSH', KEYS[i], ARGV[i + 2])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -12,6 +15,7 @@ from redis.exceptions import RedisError
 
 from ..errors import ConfigError, redact_text, redact_url
 from ._api_send import ApiSender
+from .locate import locate_task
 from .status import backend_key_prefix, celery_status, sent_client, was_sent
 from .tasks import handler_task_names
 
@@ -81,19 +85,29 @@ def _not_sent(app: Celery, task_id: str, maybe: bool, exc: BaseException | None)
     )
 
 
-def make_router(app: Celery, *, send_timeout: float = DEFAULT_SEND_TIMEOUT) -> APIRouter:
+def make_router(
+    app: Celery,
+    *,
+    send_timeout: float = DEFAULT_SEND_TIMEOUT,
+    locate_timeout: float = 0.5,
+    spool_paths: Sequence[str | os.PathLike[str]] = (),
+) -> APIRouter:
     """``POST /tasks/{name}`` sends the JSON body as the item; ``GET /tasks/{task_id}`` reads.
 
     A send answers within ``2 * send_timeout`` seconds (at most 5): 202 with the task id, or
     503 saying whether the task may have been queued. The client may choose the task id
     (``?task_id=`` or an ``Idempotency-Key`` header): a retry with the same id never queues
-    a second copy. Both endpoints are plain functions, so FastAPI runs them in its
-    threadpool and a slow Redis never blocks the event loop.
+    a second copy. ``GET`` adds ``location``: the task's one state with its evidence (see
+    ``celery_tasks.locate``; workers are asked for at most ``locate_timeout`` seconds, and
+    ``spool_paths`` are the spools of the processes that send). Both endpoints are plain
+    functions, so FastAPI runs them in its threadpool and a slow Redis never blocks the
+    event loop.
     """
     if not 0 < send_timeout <= 2.5:
         raise ConfigError(f"send_timeout={send_timeout!r}: use a value in (0, 2.5] seconds")
     router = APIRouter()
     sender = ApiSender(app, send_timeout)
+    spools = [Path(p) for p in spool_paths]
 
     @router.post("/tasks/{name}", status_code=202)
     def send_task(
@@ -134,17 +148,25 @@ def make_router(app: Celery, *, send_timeout: float = DEFAULT_SEND_TIMEOUT) -> A
     @router.get("/tasks/{task_id}")
     def task_status(task_id: str) -> dict[str, Any]:
         """The task's status; its result once SUCCESS, its error's type and message once
-        FAILURE (never a traceback). 404 for an id nobody sent."""
+        FAILURE (never a traceback); ``location``: where it is. 404 for an id nobody sent."""
         try:
             status = celery_status(app, task_id)
+            # Workers are asked (a bounded broadcast) only when the backend cannot tell.
+            where = locate_task(
+                app,
+                task_id,
+                timeout=locate_timeout,
+                spool_paths=spools,
+                ask_workers=status["status"] in ("PENDING", "RETRY"),
+            )
             prefix = backend_key_prefix(app)
-            if status["status"] == "PENDING" and not was_sent(sent_client(app), task_id, prefix):
+            if where.state == "never_sent" and not was_sent(sent_client(app), task_id, prefix):
                 raise HTTPException(
                     status_code=404,
                     detail=f"no task with id {task_id!r} was sent (or its record expired)",
                 )
         except _UNAVAILABLE as exc:
             raise _unavailable(app, exc) from exc
-        return status
+        return {**status, "location": where.to_dict()}
 
     return router

@@ -1,14 +1,15 @@
 """Task status in the common vocabulary, and the marker that tells "sent" from "unknown".
 
 Celery reports PENDING both for a task nobody picked up yet and for an id nobody ever
-sent. Every sender therefore SETs ``q2c:sent:<task_id>`` (with a TTL equal to the
-result expiry) on the *result backend's* Redis, next to the result itself, so a status
-API can answer 404 for ids that were never sent.
+sent. Every sender therefore SETs ``q2c:sent:<task_id>`` (value: the send time; TTL: twice
+the result expiry, see :func:`marker_ttl`) next to the result itself, so a status API can
+answer 404 for ids that were never sent. Keys carry the server's ``global_keyprefix``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -25,6 +26,8 @@ __all__ = [
     "celery_status",
     "mark_app_sent",
     "mark_sent",
+    "marker_ttl",
+    "raw_meta",
     "sent_client",
     "sent_key",
     "sent_ttl",
@@ -86,11 +89,20 @@ def sent_ttl(app: Celery) -> int:
     return seconds if seconds > 0 else DEFAULT_SENT_TTL
 
 
+def marker_ttl(app: Celery) -> int:
+    """Seconds a sent marker lives: twice the result expiry.
+
+    The marker outlives the result, so an id whose result expired is told apart from an id
+    nobody sent (``doctor --task``); its value is the send time (Unix seconds).
+    """
+    return 2 * sent_ttl(app)
+
+
 def mark_sent(
     client_or_pipeline: _Setter, task_id: str, ttl: int = DEFAULT_SENT_TTL, prefix: str = ""
 ) -> None:
     """SET the sent marker; works on a client or inside a caller's pipeline."""
-    client_or_pipeline.set(sent_key(task_id, prefix), "1", ex=ttl)
+    client_or_pipeline.set(sent_key(task_id, prefix), str(int(time.time())), ex=ttl)
 
 
 def was_sent(client: _Getter, task_id: str, prefix: str = "") -> bool:
@@ -120,14 +132,14 @@ def mark_app_sent(app: Celery, task_id: str) -> bool:
     Without the marker the status API answers 404 until the task starts.
     """
     try:
-        mark_sent(sent_client(app), task_id, ttl=sent_ttl(app), prefix=backend_key_prefix(app))
+        mark_sent(sent_client(app), task_id, ttl=marker_ttl(app), prefix=backend_key_prefix(app))
     except Exception as exc:  # any Redis or config error: logged, not raised
         log.warning("task %s was sent but its sent marker could not be set: %r", task_id, exc)
         return False
     return True
 
 
-def _raw_meta(app: Celery, task_id: str) -> dict[str, Any]:
+def raw_meta(app: Celery, task_id: str) -> dict[str, Any]:
     backend = app.backend
     if isinstance(backend, BaseKeyValueStoreBackend):
         # The stored dict as is: the exception's type and arguments, without re-creating
@@ -179,7 +191,7 @@ def celery_status(app: Celery, task_id: str) -> dict[str, Any]:
     An id nobody sent also reads PENDING here; use :func:`was_sent` to tell them apart.
     Redis errors propagate (bounded by the app's socket timeouts).
     """
-    meta = _raw_meta(app, task_id)
+    meta = raw_meta(app, task_id)
     raw_state = meta.get("status") or states.PENDING
     status = _STATE_MAP.get(raw_state, raw_state)
     if status not in ("PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"):

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 # KEYS[1] sent marker, KEYS[2] queue list; ARGV[1] message, ARGV[2] marker TTL.
 _PUSH_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[2])) then
+if redis.call('SET', KEYS[1], redis.call('TIME')[1], 'NX', 'EX', tonumber(ARGV[2])) then
     redis.call('LPUSH', KEYS[2], ARGV[1])
     return 1
 end

@@ -8,20 +8,26 @@ puts them in order.
 
     checks = run_doctor("fastapi_app.celery_app:app")
     if any_failed(checks): ...
+
+    where = locate("fastapi_app.celery_app:app", task_id)   # doctor --task ID
+    where.state, where.detail
 """
 
 from __future__ import annotations
 
 from ._check import STATUSES, Check, Status
 from ._run import CHECK_NAMES, any_failed, load_app, report_json, run_doctor
+from ._task import ACTION_STATES, locate
 
 __all__ = [
+    "ACTION_STATES",
     "CHECK_NAMES",
     "STATUSES",
     "Check",
     "Status",
     "any_failed",
     "load_app",
+    "locate",
     "report_json",
     "run_doctor",
 ]

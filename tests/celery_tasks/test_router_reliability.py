@@ -132,6 +132,7 @@ def test_a_send_on_a_frozen_redis_then_a_retry_with_its_id_queues_it_once(
     finally:
         elapsed = time.monotonic() - started
         server.thaw()
+    print(f'\nFIGURES {{"test": "api_post_frozen_{how}", "answer_s": {elapsed:.2f}}}')
     assert response.status_code == 503 and elapsed <= 5.0, (response.text, elapsed)
     task_id = response.json()["detail"]["task_id"]
     time.sleep(0.5)  # what the frozen server had in its socket has run by now

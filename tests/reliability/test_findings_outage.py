@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from _reliability import report
 
 from queue2celery.celery_tasks import make_celery_app
 from queue2celery.compat import CompatQueue, Rollout, Spool
@@ -103,6 +104,7 @@ def test_frozen_redis_on_the_apply_async_path_spools_a_task_that_is_queued_once(
     assert frozen.spooled
     _wait(lambda: not s.cq.ledger.replay_due, 20, "the spool replayed")
     ids = s.queued_ids()
+    report({"test": f"frozen_spool_{setting}", "copies": ids.count(frozen.id)})
     assert ids.count(frozen.id) == 1, ids
     assert ids.count(warm.id) == 1, ids
     assert Spool(tmp_path / "s.db").count() == 0
@@ -125,6 +127,8 @@ def test_frozen_redis_on_the_apply_async_path_never_runs_a_task_in_process_and_i
     time.sleep(0.3)  # anything written to the frozen socket has run by now
     queued = s.queued_ids()
     in_process = [item["n"] for item in s.ran]
+    twice = sum((h.id in queued) and (n in in_process) for n, h in enumerate(handles, start=1))
+    report({"test": f"frozen_legacy_{setting}", "ran_in_process_and_in_celery": twice})
     for n, handle in enumerate(handles, start=1):
         where = (handle.id in queued) + (n in in_process)
         assert where == 1, (n, handle, queued, in_process)
@@ -143,12 +147,21 @@ def test_frozen_redis_on_the_apply_async_path_raise_never_says_nothing_when_one_
         started = time.monotonic()
         with pytest.raises(BrokerUnavailable) as info:
             s.cq.put({"n": 1}, task_id="frozen-task-1")
-        assert time.monotonic() - started < 5.0
+        raised_after = time.monotonic() - started
+        assert raised_after < 5.0
     finally:
         server.thaw()
     time.sleep(0.5)  # a publish written to the frozen socket runs now
     queued = s.queued_ids()
     said_nothing = "nothing was enqueued" in str(info.value)
+    report(
+        {
+            "test": f"frozen_raise_{setting}",
+            "raised_after_s": round(raised_after, 2),
+            "queued_late": queued.count("frozen-task-1"),
+            "says_maybe": info.value.maybe_sent,
+        }
+    )
     assert not (said_nothing and "frozen-task-1" in queued), str(info.value)
     # A retry with the same id, now that Redis is back, queues it exactly once.
     _wait(lambda: not s.cq.breaker.is_open, 10, "the breaker closed")
@@ -187,7 +200,9 @@ def test_a_too_large_payload_is_a_payload_error_and_never_opens_the_breaker(
     started = time.monotonic()
     with pytest.raises(PayloadError) as info:
         s.cq.put(big)
-    assert time.monotonic() - started < 5.0
+    elapsed = time.monotonic() - started
+    report({"test": f"payload_17mib_{setting}", "payload_error_after_s": round(elapsed, 2)})
+    assert elapsed < 5.0
     assert "max_payload_bytes" in str(info.value) and "nothing was enqueued" in str(info.value)
     assert not s.cq.breaker.is_open
     assert s.cq.put({"small": 1}).backend == "celery"
