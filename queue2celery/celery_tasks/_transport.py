@@ -32,6 +32,7 @@ from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
+from ..errors import ConfigError
 from ._lease import LeaseKeeper, lease_keys
 from ._scripts import CLAIM
 from .app import DEFAULT_LEASE_TIMEOUT
@@ -101,14 +102,13 @@ class Channel(kombu_redis.Channel):
         return ret
 
     def _start_keeper(self) -> None:
-        timeout = float(self.lease_timeout)
-        interval = self.lease_interval or max(min(timeout / 6, 5.0), 0.1)
+        timeout, interval = lease_settings(self.lease_timeout, self.lease_interval)
         keeper = LeaseKeeper(
             worker_id=self.worker_id,
             keys=self.lease,
             prefix=self.global_keyprefix,
             timeout=timeout,
-            interval=float(interval),
+            interval=interval,
             new_client=self._create_client,
             alive=lambda: not self.closed and self.connection is not None,
             restore_by_tag=self._restore_tag,
@@ -244,6 +244,26 @@ class Channel(kombu_redis.Channel):
         payload = loads(bytes_to_str(reply[1]))
         self._claimed[payload["properties"]["delivery_tag"]] = True
         return payload
+
+
+def lease_settings(timeout: Any, interval: Any = None) -> tuple[float, float]:
+    """``(lease_timeout, lease_interval)`` in seconds, checked; ConfigError if unusable.
+
+    A lease timeout at or below the heartbeat interval would restore the messages of
+    live workers: every task would run again and again.
+    """
+    try:
+        seconds = float(timeout)
+        beat = float(interval) if interval else max(min(seconds / 6, 5.0), 0.1)
+    except (TypeError, ValueError):
+        seconds = beat = float("nan")
+    if not (0 < beat and beat * 2 <= seconds < float("inf")):
+        raise ConfigError(
+            f"broker_transport_options lease_timeout={timeout!r}, lease_interval={interval!r} "
+            "cannot work: the lease timeout must be a number of seconds at least twice the "
+            "interval (defaults: 30 and a sixth of it); fix broker_transport_options"
+        )
+    return seconds, beat
 
 
 def _takes_float_timeouts(client: Any) -> bool:

@@ -20,9 +20,10 @@ from kombu.transport import redis as kombu_redis
 
 from queue2celery.celery_tasks import make_celery_app
 from queue2celery.celery_tasks._lease import lease_keys
-from queue2celery.celery_tasks._transport import Channel, Transport
+from queue2celery.celery_tasks._transport import Channel, Transport, lease_settings
 from queue2celery.celery_tasks.app import DEFAULT_LEASE_TIMEOUT, LEASED_TRANSPORT
 from queue2celery.celery_tasks.leases import lease_owners, where_is
+from queue2celery.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def isolated(broker_url: str) -> Iterator[tuple[str, dict[str, Any], redis.Redis
         "unacked_key": f"{name}:unacked",
         "unacked_index_key": f"{name}:unacked_index",
         "unacked_mutex_key": f"{name}:unacked_mutex",
-        "lease_timeout": 2,
+        "lease_timeout": 120,
         "lease_interval": 60,  # the tests call the sweep themselves
     }
     client = redis.Redis.from_url(broker_url)
@@ -304,3 +305,20 @@ def test_after_a_gap_in_its_own_beats_a_worker_waits_a_lease_timeout_before_swee
         now = keeper.beat(sweeper)
         assert keeper._sweep_from == pytest.approx(now + keeper.timeout)
     app.close()
+
+
+@pytest.mark.parametrize(
+    ("timeout", "interval"),
+    [(0, None), (-5, None), ("soon", None), (3, 2), (float("inf"), None), (None, None)],
+)
+def test_an_unusable_lease_timeout_is_a_config_error(timeout: Any, interval: Any) -> None:
+    with pytest.raises(ConfigError, match="lease_timeout=") as excinfo:
+        lease_settings(timeout, interval)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_lease_settings_default_to_a_sixth_of_the_timeout_at_most_5_s() -> None:
+    assert lease_settings(30) == (30.0, 5.0)
+    assert lease_settings(3) == (3.0, 0.5)
+    assert lease_settings(120) == (120.0, 5.0)
+    assert lease_settings(3, 0.5) == (3.0, 0.5)
