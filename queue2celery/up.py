@@ -101,7 +101,7 @@ def _redis(spec: UpSpec, log: Callable[[str], None]) -> Iterator[tuple[str, str]
     from ._embedded import embedded_redis
 
     with embedded_redis() as url:
-        log(f"embedded Redis server at {url} answers PING" if _pings(url) else url)
+        log(f"embedded Redis server at {url} answers PING")
         yield url, "embedded"
 
 
@@ -167,6 +167,7 @@ class _Stack:
         self.stream = stream
         self.stopping = stopping
         self.children: list[Child] = []
+        self.app: Any = None
 
     def log(self, text: str) -> None:
         self.stream.line("up", text)
@@ -235,7 +236,7 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
     saved = {name: os.environ.get(name) for name in _URL_ENV}
     os.environ.update({name: env[name] for name in _URL_ENV})
     try:
-        app = _load_app(spec)
+        app = stack.app = _load_app(spec)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -250,7 +251,10 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
         child = stack.start(name, celery_command(argv), env)
 
         def pinged(node: str = nodename) -> bool:
-            return bool(app.control.ping(destination=[node], timeout=0.5))
+            try:
+                return bool(app.control.ping(destination=[node], timeout=0.5))
+            except Exception:  # the broker hiccuped: not ready yet, ask again
+                return False
 
         failed = stack.await_ready(child, "answers a control ping", pinged)
         if failed:
@@ -278,13 +282,6 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
         if failed:
             return failed
     if spec.api:
-        if not _port_free(spec.host, spec.port):
-            return UpResult(
-                1,
-                "error",
-                f"port {spec.port} on {spec.host} is in use: pass --port N",
-                failed="api",
-            )
         argv = [sys.executable, "-m", "uvicorn", spec.api, "--host", spec.host]
         child = stack.start("api", [*argv, "--port", str(spec.port)], env)
         address = f"http://{spec.host}:{spec.port}/"
@@ -314,6 +311,11 @@ def run_up(
     if spec.api is not None and ":" not in spec.api:
         raise ConfigError(f"--api needs MODULE:APP, got {spec.api!r}: e.g. --api myapp.main:app")
     spec.beat_options.env()  # a lock timeout that could lapse is refused before anything runs
+    if spec.api is not None and not _port_free(spec.host, spec.port):
+        raise ConfigError(
+            f"port {spec.port} on {spec.host} is in use (another API still running?): "
+            "stop it or pass --port N"
+        )
     stopping = stopping or threading.Event()
     stream = LogStream(write, color=color)
     stack = _Stack(spec, stream, stopping)
@@ -328,6 +330,8 @@ def run_up(
                 result = failed
         finally:
             stack.stop_all()
+            if stack.app is not None:
+                stack.app.close()
         result.redis_url = url
         result.pids = {child.name: child.pid for child in stack.children}
     stack.log(f"stopped: {result.message}")

@@ -296,3 +296,17 @@ def test_beat_waits_out_a_lock_left_by_a_killed_run_and_says_so(
     finally:
         client.delete(lock)
         client.close()
+
+
+def test_a_busy_api_port_fails_before_anything_starts(
+    start_up: Callable[..., UpRun], free_port: int
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", free_port))
+        busy.listen()
+        run = start_up("--redis-url", "embedded", "--api", "shop_api:api", "--port", str(free_port))
+        assert run.wait(timeout=30) == 1
+    assert f"port {free_port} on 127.0.0.1 is in use" in run.text()
+    assert run.pids() == {}
