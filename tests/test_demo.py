@@ -99,3 +99,53 @@ def test_the_demo_stops_before_rewriting_when_parity_is_still_not_clean(
     assert result.rewrite is None and result.check is None
     assert result.stopped is not None and "rewrites only when parity is clean" in result.stopped
     assert "REDIS_URL" not in os.environ
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.worker
+def test_a_wheel_installed_in_a_fresh_venv_runs_the_demo(tmp_path: Path) -> None:
+    """Not an editable install: the example must ship inside the package (about a minute:
+    pip builds the wheel and installs its dependencies from the local cache or index)."""
+    wheels = tmp_path / "wheels"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(wheels)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheels.glob("queue2celery-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+    installed = subprocess.run(
+        [str(bindir / "python"), "-m", "pip", "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTHONPATH")}
+    env["COLUMNS"] = str(WIDTH)
+    where = subprocess.run(
+        [str(bindir / "python"), "-c", "import queue2celery; print(queue2celery.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert str(venv) in where.stdout, where.stdout + where.stderr
+    done = subprocess.run(
+        [str(bindir / "queue2celery"), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "[4/6] parity after the fixes (the backends agree)" in done.stdout
+    assert "[6/6] check" in done.stdout

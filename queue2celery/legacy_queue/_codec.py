@@ -72,6 +72,11 @@ class TypeTable:
                     "themselves (convert anything else to plain data before put)"
                 )
             tag = tag_of(cls)
+            if cls.__module__ == "__main__":
+                raise ConfigError(
+                    f"types=[..., {cls.__qualname__}]: a class defined in the script being run "
+                    "(__main__) has another name in the worker process; move it to a module"
+                )
             if "<locals>" in tag:
                 raise ConfigError(
                     f"types=[..., {cls.__qualname__}]: a class defined inside a function cannot "

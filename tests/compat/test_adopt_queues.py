@@ -246,3 +246,27 @@ def test_put_many_on_an_adopted_queue_keeps_every_entry(app: Any) -> None:
         assert args == [1, 2]
     finally:
         compat.close()
+
+
+def test_a_broker_outage_with_on_broker_error_legacy_puts_the_apps_own_entry(
+    unique_name: str, free_port: int
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port}/0"  # nothing listens there
+    dead_app = make_celery_app(unique_name, broker_url=dead, result_backend=dead)
+    local: queue.PriorityQueue[Any] = queue.PriorityQueue()
+    compat = CompatQueue(
+        adopt(local, run=process_job, types=[Job]),
+        dead_app,
+        rollout=Rollout.all_celery(),
+        on_broker_error="legacy",
+        broker_timeout=0.5,
+        refresh_interval=60,
+    )
+    try:
+        entry = (3, Job("resize", 1))
+        compat.put(entry)
+        # Not the encoded item: the very entry the app put, for its own consumer.
+        assert local.get_nowait() is entry
+    finally:
+        compat.close()
+        dead_app.close()

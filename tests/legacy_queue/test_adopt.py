@@ -119,3 +119,14 @@ def test_legacy_queue_stays_stdlib_only() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_class_from_the_running_script_cannot_be_a_type() -> None:
+    @dataclass
+    class Script:
+        x: int
+
+    Script.__module__ = "__main__"
+    Script.__qualname__ = "Script"
+    with pytest.raises(ConfigError, match="__main__"):
+        adopt(queue.Queue(), run=run_job, types=[Script])

@@ -94,3 +94,14 @@ def test_the_in_process_form_takes_an_adopted_queue_with_handlers_and_call(
     # The int keys arrive as strings; the e-mail "sent" in the worker's memory is not seen here.
     assert kinds == ["arg_drift", "observed_state", "result"], report.explain()
     assert {m.task for m in report.mismatches if m.task} == {"resize"}
+
+
+def test_an_asyncio_queue_workload_awaits_its_puts_and_finds_the_int_keys(
+    workload_file: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["parity", workload_file("adopted_async"), "--json", "--timeout", "30"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1, report
+    assert report["calls"] == 3
+    kinds = [(m["call"], m["kind"]) for m in report["mismatches"]]
+    assert (0, "arg_drift") in kinds and all(call == 0 for call, _ in kinds), kinds
