@@ -10,7 +10,16 @@ import click
 
 # Importing the area modules registers their commands on the group; each keeps its heavy
 # imports inside the command functions so ``--help`` stays fast.
-from . import _compat, _demo, _doctor, _init, _migrate, _parity, _worker  # noqa: F401
+from . import (  # noqa: F401
+    _beat_schedule,
+    _compat,
+    _demo,
+    _doctor,
+    _init,
+    _migrate,
+    _parity,
+    _worker,
+)
 from ._group import cli
 
 __all__ = ["cli", "main"]

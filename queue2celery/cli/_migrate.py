@@ -99,12 +99,17 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
         click.echo(f"{where}: handler {h.name} on {h.queue} -> {h.function or '?'}{retries}")
         for risk in h.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
+    from ..migrate._periodic_model import periodic_lines
+
+    for job in result.periodic:
+        click.echo("\n".join(periodic_lines(job)))
     for error in result.errors:
         click.echo(f"{error.path}: error: {error.message}")
     click.echo(
         f"{len(result.sites)} site(s), {len(result.handlers)} handler(s), "
         f"{len(result.errors)} error(s); "
-        f"{result.files_scanned} file(s) scanned, {result.files_parsed} parsed"
+        f"{result.files_scanned} file(s) scanned, {result.files_parsed} parsed; "
+        f"{len(result.periodic)} periodic job(s)"
     )
     proposal = proposed_tables(
         result.unmapped("queue_put") + result.unmapped("manager_add_task"),

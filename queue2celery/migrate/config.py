@@ -38,6 +38,8 @@ class MigrateConfig:
     queues: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     functions: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     source: Path | None = None
+    # [tool.queue2celery.periodic]: a periodic function -> the existing Celery task to run
+    periodic: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
 
     @classmethod
     def from_mappings(
@@ -45,12 +47,16 @@ class MigrateConfig:
         queues: Mapping[str, str] | None = None,
         functions: Mapping[str, str] | None = None,
         source: Path | None = None,
+        periodic: Mapping[str, str] | None = None,
     ) -> MigrateConfig:
         """Build a validated config (every name dotted, every target importable by name)."""
         where = str(source) if source else "the mapping"
         checked_queues = _validated(queues or {}, "queues", where)
         checked_functions = _validated(functions or {}, "functions", where)
-        return cls(_frozen(checked_queues), _frozen(checked_functions), source)
+        checked_periodic = _validated(periodic or {}, "periodic", where)
+        return cls(
+            _frozen(checked_queues), _frozen(checked_functions), source, _frozen(checked_periodic)
+        )
 
     @property
     def mapped_names(self) -> frozenset[str]:
@@ -59,13 +65,19 @@ class MigrateConfig:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; worker processes get plain dicts back.
-        return (_rebuild, (dict(self.queues), dict(self.functions), self.source))
+        return (
+            _rebuild,
+            (dict(self.queues), dict(self.functions), self.source, dict(self.periodic)),
+        )
 
 
 def _rebuild(
-    queues: dict[str, str], functions: dict[str, str], source: Path | None
+    queues: dict[str, str],
+    functions: dict[str, str],
+    source: Path | None,
+    periodic: dict[str, str] | None = None,
 ) -> MigrateConfig:
-    return MigrateConfig(_frozen(queues), _frozen(functions), source)
+    return MigrateConfig(_frozen(queues), _frozen(functions), source, _frozen(periodic or {}))
 
 
 def _validated(table: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
@@ -124,7 +136,10 @@ def load_config(path: Path, config_file: Path | None = None) -> MigrateConfig:
     if not isinstance(tool, Mapping):
         raise ConfigError(f"[tool.queue2celery] in {str(source)!r} must be a table")
     return MigrateConfig.from_mappings(
-        tool.get("queues", {}), tool.get("functions", {}), source=source
+        tool.get("queues", {}),
+        tool.get("functions", {}),
+        source=source,
+        periodic=tool.get("periodic", {}),
     )
 
 

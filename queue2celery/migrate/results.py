@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._periodic_model import PeriodicJob
 from ._risks import Risk
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "FileError",
     "Finding",
     "HandlerSite",
+    "PeriodicJob",
     "RewriteResult",
     "ScanResult",
     "Site",
@@ -109,6 +111,7 @@ class ScanResult:
     sites: tuple[Site, ...]
     errors: tuple[FileError, ...]
     handlers: tuple[HandlerSite, ...] = ()
+    periodic: tuple[PeriodicJob, ...] = ()  # periodic work (loops, schedule, APScheduler)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scan --json`` document (DESIGN.md)."""
@@ -117,6 +120,7 @@ class ScanResult:
             "sites": [s.to_dict() for s in self.sites],
             "errors": [e.to_dict() for e in self.errors],
             "handlers": [h.to_dict() for h in self.handlers],
+            "periodic": [p.to_dict() for p in self.periodic],
         }
 
     def unmapped(self, kind: str) -> list[str]:

@@ -19,6 +19,7 @@ from ._files import (
     write_atomically,
 )
 from ._parallel import Progress, parallel_map
+from ._periodic_rewrite import guard_periodic_starts
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod
 from .config import MigrateConfig
@@ -124,7 +125,8 @@ def rewrite(
         on_total(len(candidates))
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
-    paths = {f.rel: f.path for f in candidates}
+    outcomes = guard_periodic_starts(files, config, outcomes, originals, jobs)
+    paths = {f.rel: f.path for f in files}
     changes: list[FileChange] = []
     warnings: list[tuple[str, str]] = []
     for rel, new, notes, error in outcomes:

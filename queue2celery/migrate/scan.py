@@ -24,6 +24,7 @@ from ._files import (
 )
 from ._link import Linker, modules_needed, owner_module
 from ._parallel import Progress, parallel_map
+from ._periodic import find_periodic
 from .config import MigrateConfig
 from .results import FileError, HandlerSite, ScanResult, Site
 
@@ -138,4 +139,8 @@ def scan(
     handlers.sort(key=lambda h: (h.path, h.line, h.col))
     errors.sort(key=lambda e: e.path)
     parsed = sum(1 for f in facts.values() if f.parsed)
-    return ScanResult(len(files), parsed, tuple(sites), tuple(errors), tuple(handlers))
+    periodic, periodic_errors = find_periodic(files, config.periodic, jobs=jobs)
+    errors = sorted([*errors, *periodic_errors], key=lambda e: e.path)
+    return ScanResult(
+        len(files), parsed, tuple(sites), tuple(errors), tuple(handlers), tuple(periodic)
+    )

@@ -1,0 +1,6 @@
+async def ntp_sync() -> None:
+    ...
+
+
+def get_sync_interval() -> float:
+    return 300.0

@@ -1,0 +1,3 @@
+# 统计数据落盘间隔：5 分钟
+STATS_FLUSH_INTERVAL = 5 * 60
+PAGE_SIZE = 20
