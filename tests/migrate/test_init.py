@@ -53,6 +53,12 @@ def test_init_on_a_plain_queue_app_extracts_the_handlers_dispatch(
     assert "CHANGE_ME" not in pyproject
     assert pyproject.startswith('[project]\nname = "shop"\n')  # the rest left as it was
     assert "wrote shop/celery_tasks.py (new)" in out
+    # The cleanup loop becomes a Beat entry the worker and beat import.
+    schedule = (root / "shop" / "beat_schedule.py").read_text(encoding="utf-8")
+    assert '"schedule": timedelta(minutes=10)' in schedule
+    assert "from shop.tasks.cleanup import purge_expired_carts as run" in schedule
+    assert "from shop.celery_tasks import celery_app" in schedule
+    assert '"shop.beat_schedule"' in tasks
 
 
 def test_a_second_init_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
