@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ._parallel import Progress
 from .config import MigrateConfig
+from .init.stubs import stub_findings
 from .results import CHECK_CODES, CheckResult, Finding, Site
 from .scan import scan
 
@@ -45,5 +46,6 @@ def check(
         Finding(e.path, 1, 1, CHECK_CODES["parse_error"], f"cannot parse: {e.message}")
         for e in result.errors
     ]
+    findings += stub_findings(path)
     findings.sort(key=lambda f: (f.path, f.line, f.col))
     return CheckResult(result.files_scanned, tuple(findings))

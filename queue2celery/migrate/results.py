@@ -29,6 +29,7 @@ CHECK_CODES = {
     "background_task": "Q2C002",
     "manager_add_task": "Q2C003",
     "parse_error": "Q2C900",
+    "init_stub": "Q2C901",
 }
 
 

@@ -53,6 +53,12 @@ def test_init_on_a_plain_queue_app_extracts_the_handlers_dispatch(
     assert "CHANGE_ME" not in pyproject
     assert pyproject.startswith('[project]\nname = "shop"\n')  # the rest left as it was
     assert "wrote shop/celery_tasks.py (new)" in out
+    # The cleanup loop becomes a Beat entry the worker and beat import.
+    schedule = (root / "shop" / "beat_schedule.py").read_text(encoding="utf-8")
+    assert '"schedule": timedelta(minutes=10)' in schedule
+    assert "from shop.tasks.cleanup import purge_expired_carts as run" in schedule
+    assert "from shop.celery_tasks import celery_app" in schedule
+    assert '"shop.beat_schedule"' in tasks
 
 
 def test_a_second_init_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,3 +227,34 @@ def test_generated_modules_import_and_register_their_tasks(
         assert _init(capsys, root)[0] == 0
         done = _import_ok(root, module)
         assert done.returncode == 0, done.stderr
+
+
+def test_check_fails_until_an_init_stub_is_filled_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_app("manager", tmp_path)
+    manager = root / "notes" / "core" / "task_manager.py"
+    # A consumer loop that is not a simple dispatch: init quotes it in a stub.
+    manager.write_text(
+        manager.read_text(encoding="utf-8").replace(
+            "                await handler(task)\n",
+            "                await self.before(task)\n"
+            "                await handler(task, self.status)\n",
+        ),
+        encoding="utf-8",
+    )
+    code, out = _init(capsys, root)
+    assert code == 1
+    assert "stub to fill in: notes.celery_tasks.run_task_manager" in out
+    tasks = root / "notes" / "celery_tasks.py"
+    text = tasks.read_text(encoding="utf-8")
+    assert "#                 await handler(task, self.status)" in text
+    assert main(["check", str(root), "-j", "1"]) == 1
+    assert "Q2C901 run_task_manager is a stub" in capsys.readouterr().out
+    filled = text.replace("  # q2c: init-stub", "").replace(
+        '    raise NotImplementedError("fill in run_task_manager")',
+        "    return None",
+    )
+    tasks.write_text(filled, encoding="utf-8")
+    main(["check", str(root), "-j", "1"])
+    assert "Q2C901" not in capsys.readouterr().out

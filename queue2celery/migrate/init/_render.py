@@ -159,8 +159,8 @@ def render_region(plan: Plan) -> str:
     if plan.imports_for_worker:
         modules = "".join(f'"{m}", ' for m in plan.imports_for_worker)
         out.append(
-            "\n# A worker imports the modules that build the adopted queues, so each of their\n"
-            "# handlers becomes a task it knows.\n"
+            "\n# A worker (and beat) imports these modules: the ones that build the adopted\n"
+            "# queues register their handlers as tasks; the Beat schedule adds its entries.\n"
             "celery_app.conf.imports = (*tuple(celery_app.conf.imports or ()), "
             f"{modules.strip()})\n"
         )

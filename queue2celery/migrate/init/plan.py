@@ -10,6 +10,9 @@ from pathlib import Path
 
 from ...errors import ConfigError
 from .._files import write_atomically
+from .._periodic_model import PeriodicJob
+from ..beat_schedule import MARKER as SCHEDULE_MARKER
+from ..beat_schedule import generate_schedule
 from ..config import MigrateConfig, find_pyproject
 from ..results import FileError
 from ..scan import scan
@@ -146,6 +149,7 @@ def init(
         plan.functions.append(FunctionPlan(target, name, lazy))
         function_map[key] = f"{tasks_module}.{name}"
 
+    _plan_schedule(found.periodic, plan, package_module.path.parent, writer, candidates)
     stubs = [
         f"{tasks_module}.run_{q.ident} ({_rel(tasks_path, root)})" for q in plan.queues if q.stub
     ]
@@ -169,6 +173,30 @@ def init(
         tuple(errors),
         dry_run,
     )
+
+
+def _plan_schedule(
+    jobs: tuple[PeriodicJob, ...],
+    plan: Plan,
+    folder: Path,
+    writer: _Writer,
+    candidates: list[tuple[str, str]],
+) -> None:
+    """``PKG/beat_schedule.py`` from the periodic findings; the worker and beat import it."""
+    if not jobs:
+        return
+    module = f"{plan.package}.beat_schedule"
+    # Through the tasks module, so the schedule's comments name the -A the user runs.
+    schedule = generate_schedule(jobs, app=f"{plan.module}:celery_app", module=module)
+    path = folder / "beat_schedule.py"
+    if path.exists() and not _read(path).startswith(SCHEDULE_MARKER):
+        candidates.append((module, f"{_rel(path, writer.root)} exists and init did not write it"))
+        return
+    writer.write(path, schedule.source)
+    plan.imports_for_worker = sorted({*plan.imports_for_worker, module})
+    for job in schedule.to_review:
+        reasons = "; ".join(job.needs_review) or "no function to call"
+        candidates.append((f"periodic {job.name} ({job.path}:{job.line})", reasons))
 
 
 def _plan_queues(

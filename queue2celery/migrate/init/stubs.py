@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..results import Finding
+from ..results import CHECK_CODES, Finding
 from ..scan import collect_files
 from ._render import STUB_MARK
 
 __all__ = ["STUB_CODE", "stub_findings"]
 
-STUB_CODE = "Q2C901"
+STUB_CODE = CHECK_CODES["init_stub"]
 _MARK = STUB_MARK.encode()
 
 
