@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError
 
 from ..errors import BrokerUnavailable
 from ..legacy_queue import TaskQueue
+from ..legacy_queue.adopt import AdoptedQueue
 from ._background import CircuitBreaker
 from ._handle import CeleryHandle
 from ._ledger import Ledger, SendPolicy
@@ -63,7 +64,7 @@ class Outage:
         breaker: CircuitBreaker,
         *,
         spool: Spool | None,
-        fallback: TaskQueue | None,
+        fallback: TaskQueue | AdoptedQueue | None,
         marker_ttl: int,
     ) -> None:
         self.app = app
