@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 from _kills import write_app
-from _reliability import report, run_counts, wait_until
+from _reliability import report, run_counts
 
 from queue2celery.celery_tasks import WorkerProcess
 
@@ -64,6 +64,7 @@ def _cleanup(client: redis.Redis, name: str, module: Any) -> None:
 
 @pytest.mark.parametrize("pool", ["solo", "prefork"])
 def test_a_killed_workers_task_runs_again_within_the_lease_timeout(
+    wait_until: Callable[..., Any],
     broker_url: str,
     worker_factory: Callable[..., WorkerProcess],
     tmp_path: Path,
@@ -83,13 +84,14 @@ def test_a_killed_workers_task_runs_again_within_the_lease_timeout(
         victim.kill()
         killed_at = time.monotonic()
         assert client.hlen(f"{name}:unacked") == 1, "the held message is unacked, under lease"
-        recovered = wait_until(
+        wait_until(
             lambda: client.llen(f"{name}:runs") >= 2,
             LEASE_TIMEOUT + 30,
             interval=0.05,
             what="hold-1 running again",
             detail=lambda: survivor.log()[-2000:],
         )
+        recovered = time.monotonic() - killed_at
         wait_until(lambda: client.hlen(f"{name}:unacked") == 0, 30, what="acked")
         counts = run_counts(client, f"{name}:runs")
     finally:
@@ -110,6 +112,7 @@ def test_a_killed_workers_task_runs_again_within_the_lease_timeout(
 
 
 def test_a_long_task_on_a_live_worker_runs_once_past_the_visibility_timeout(
+    wait_until: Callable[..., Any],
     broker_url: str, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
     name, module = _app(tmp_path, broker_url, **STOCK_SWEEP)
@@ -147,6 +150,7 @@ def test_a_long_task_on_a_live_worker_runs_once_past_the_visibility_timeout(
 
 
 def test_a_countdown_task_waiting_on_a_live_worker_runs_once(
+    wait_until: Callable[..., Any],
     broker_url: str, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
     """A retry countdown longer than the visibility timeout no longer needs a larger one."""
@@ -167,6 +171,7 @@ def test_a_countdown_task_waiting_on_a_live_worker_runs_once(
 
 @pytest.mark.redis
 def test_a_redis_freeze_longer_than_the_lease_timeout_does_not_redeliver_a_running_task(
+    wait_until: Callable[..., Any],
     redis_server_factory: Callable[[], Any],
     worker_factory: Callable[..., WorkerProcess],
     tmp_path: Path,
@@ -193,6 +198,7 @@ def test_a_redis_freeze_longer_than_the_lease_timeout_does_not_redeliver_a_runni
 
 
 def test_under_a_global_keyprefix_workers_run_tasks_and_recover_a_killed_ones(
+    wait_until: Callable[..., Any],
     broker_url: str, worker_factory: Callable[..., WorkerProcess], tmp_path: Path
 ) -> None:
     prefix = f"q2cprefix-{time.monotonic_ns()}:"
