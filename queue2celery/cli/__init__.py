@@ -11,6 +11,7 @@ import click
 # Importing the area modules registers their commands on the group; each keeps its heavy
 # imports inside the command functions so ``--help`` stays fast.
 from . import (  # noqa: F401
+    _beat,
     _beat_schedule,
     _compat,
     _demo,
@@ -18,6 +19,7 @@ from . import (  # noqa: F401
     _init,
     _migrate,
     _parity,
+    _up,
     _worker,
 )
 from ._group import cli
