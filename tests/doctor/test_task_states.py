@@ -188,3 +188,20 @@ def test_states_read_from_the_marker_and_kombus_unacked_set(embedded_url: str) -
     finally:
         client.close()
         app.close()
+
+
+def test_doctor_task_on_a_dead_redis_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    url = f"redis://:s3cret@127.0.0.1:{free_port}/0"
+    for var in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.setenv(var, url)
+    started = time.monotonic()
+    code = cli_main(["doctor", "--task", str(uuid.uuid4()), "--timeout", "1"])
+    out = capsys.readouterr()
+    assert code == 1 and time.monotonic() - started < 15
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "did not answer" in lines[0], out.err
+    assert "s3cret" not in out.err + out.out and "Traceback" not in out.err
+    assert cli_main(["doctor"]) == 2  # neither -A nor --task: a usage error
+    assert "needs -A" in capsys.readouterr().err
