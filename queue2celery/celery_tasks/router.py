@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_SEND_TIMEOUT", "make_router"]
 # Seconds each of the (at most two) Redis round trips of a send may take: the answer comes
 # within 2 x this, and the API promises at most 5 s.
 DEFAULT_SEND_TIMEOUT = 2.0
+# Messages a status read looks through per queue list (doctor --task reads far more).
+_API_SCAN_LIMIT = 10_000
 # A client-given task id: what Celery and Redis keys take without quoting.
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
 
@@ -158,6 +160,7 @@ def make_router(
                 timeout=locate_timeout,
                 spool_paths=spools,
                 ask_workers=status["status"] in ("PENDING", "RETRY"),
+                scan_limit=_API_SCAN_LIMIT,
             )
             prefix = backend_key_prefix(app)
             if where.state == "never_sent" and not was_sent(sent_client(app), task_id, prefix):

@@ -185,6 +185,21 @@ def test_states_read_from_the_marker_and_kombus_unacked_set(embedded_url: str) -
             "reserved",
             "never_sent",
         ]
+        # Deep in a long queue, past what a read may scan: queued, never "lost".
+        deep = str(uuid.uuid4())
+        queue = str(app.conf.task_default_queue)
+        for n in range(5):  # LPUSH: these are taken before the one pushed last
+            client.lpush(queue, json.dumps({"headers": {"id": f"other-{n}", "task": "x.y"}}))
+        client.lpush(queue, json.dumps({"headers": {"id": deep, "task": "x.y"}}))
+        client.set(sent_key(deep), int(time.time()), ex=200)
+        near = locate_task(app, deep, ask_workers=False, scan_limit=2)
+        assert (near.state, near.evidence["position"], near.evidence["unread"]) == (
+            "queued",
+            None,
+            4,
+        )
+        found = locate_task(app, deep, ask_workers=False)
+        assert (found.state, found.evidence["position"]) == ("queued", 6)
     finally:
         client.close()
         app.close()
