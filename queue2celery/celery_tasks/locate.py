@@ -409,11 +409,11 @@ def _unacked(
     host = None
     if isinstance(meta.get("result"), dict):
         host = meta["result"].get("hostname")
-    alive = workers is not None and host in workers.nodes
+    alive = None if workers is None else host in workers.nodes
     who = host or "a worker"
     note = (
         ""
-        if alive
+        if alive is not False
         else f"; {who} does not answer: the message returns to its queue after the "
         "visibility timeout and the restore sweep"
     )

@@ -151,3 +151,20 @@ def test_a_send_on_a_frozen_redis_then_a_retry_with_its_id_queues_it_once(
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
     assert _queued_ids(server).count(task_id) == 1
     assert bad.status_code == 422
+
+
+def test_get_says_where_the_task_is_not_just_pending(frozen_api: tuple[str, Any, str]) -> None:
+    # No worker consumes here: both tasks wait, and PENDING says which place in line.
+    base_url, _server, first_id = frozen_api
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        second_id = http.post("/tasks/job", json={"n": 2}).json()["task_id"]
+        first = http.get(f"/tasks/{first_id}").json()
+        second = http.get(f"/tasks/{second_id}").json()
+        never = http.get("/tasks/00000000-0000-4000-8000-00000000dead")
+    assert first["status"] == second["status"] == "PENDING"
+    assert (first["location"]["state"], first["location"]["evidence"]["position"]) == (
+        "queued",
+        1,
+    )
+    assert second["location"]["evidence"]["position"] == 2
+    assert never.status_code == 404
