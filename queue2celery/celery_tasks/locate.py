@@ -206,7 +206,9 @@ def _spool_entry(paths: Sequence[Path], task_id: str) -> dict[str, Any] | None:
         if not Path(path).is_file():
             continue
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+            # Read-only, and never created: a URI (as_uri also quotes Windows drive paths).
+            uri = Path(path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=2)
             try:
                 row = conn.execute(
                     "SELECT task_name, created_at FROM outbox WHERE task_id = ?", (task_id,)
