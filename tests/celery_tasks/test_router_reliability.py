@@ -168,3 +168,27 @@ def test_get_says_where_the_task_is_not_just_pending(frozen_api: tuple[str, Any,
     )
     assert second["location"]["evidence"]["position"] == 2
     assert never.status_code == 404
+
+
+def test_a_broker_that_is_not_redis_is_sent_through_celery_within_the_bound(
+    embedded_url: str,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    app = make_celery_app("memory-broker", broker_url="memory://", result_backend=embedded_url)
+    queue = TaskQueue()
+    queue.add_handler("job", lambda item: item)
+    register_handlers(app, queue)
+    api = FastAPI()
+    api.include_router(make_router(app))
+    try:
+        http = TestClient(api)
+        started = time.monotonic()
+        sent = http.post("/tasks/job", json={"n": 1}, params={"task_id": "mem-1"})
+        assert sent.status_code == 202 and sent.json()["task_id"] == "mem-1"
+        assert time.monotonic() - started <= 5.0
+        with app.connection_for_read() as conn:
+            message = conn.SimpleQueue("celery", no_ack=True).get(timeout=5)
+            assert message.headers["id"] == "mem-1"
+    finally:
+        app.close()
