@@ -122,24 +122,37 @@ def _headers(raw: bytes | str) -> dict[str, Any]:
     return headers if isinstance(headers, dict) else {}
 
 
-def _find_in_list(client: redis.Redis, key: str, needle: bytes) -> tuple[int, int] | None:
-    """``(position from the consuming end, length)``; consumers pop from the right."""
+def _find_in_list(
+    client: redis.Redis, key: str, needle: bytes, limit: int, unread: list[int]
+) -> tuple[int, int] | None:
+    """``(position from the consuming end, length)``; consumers pop from the right.
+
+    Reads at most ``limit`` messages; what it left unread is added to ``unread``.
+    """
     length = int(client.llen(key))
     scanned = 0
-    while scanned < min(length, _MAX_SCANNED):
+    while scanned < min(length, limit):
         end = -1 - scanned
-        chunk = client.lrange(key, end - _CHUNK + 1, end)
+        size = min(_CHUNK, limit - scanned)
+        chunk = client.lrange(key, end - size + 1, end)
         for offset, raw in enumerate(reversed(chunk)):
             if needle in raw:
                 return scanned + offset + 1, length
         if not chunk:
             break
         scanned += len(chunk)
+    if length > scanned:
+        unread.append(length - scanned)
     return None
 
 
 def _in_queues(
-    client: redis.Redis, app: Celery, queues: Sequence[str], task_id: str
+    client: redis.Redis,
+    app: Celery,
+    queues: Sequence[str],
+    task_id: str,
+    limit: int,
+    unread: list[int],
 ) -> dict[str, Any] | None:
     options = app.conf.broker_transport_options or {}
     prefix = broker_key_prefix(app)
@@ -149,7 +162,7 @@ def _in_queues(
     for queue in queues:
         for step in steps:
             key = prefix + (queue if not step else f"{queue}{sep}{step}")
-            found = _find_in_list(client, key, needle)
+            found = _find_in_list(client, key, needle, limit, unread)
             if found is not None:
                 position, length = found
                 return {"queue": queue, "key": key, "position": position, "length": length}
@@ -193,7 +206,9 @@ def _spool_entry(paths: Sequence[Path], task_id: str) -> dict[str, Any] | None:
         if not Path(path).is_file():
             continue
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+            # Read-only, and never created: a URI (as_uri also quotes Windows drive paths).
+            uri = Path(path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=2)
             try:
                 row = conn.execute(
                     "SELECT task_name, created_at FROM outbox WHERE task_id = ?", (task_id,)
@@ -252,8 +267,12 @@ def locate_task(
     spool_paths: Sequence[Path] = (),
     workers: WorkersSnapshot | None = None,
     ask_workers: bool = True,
+    scan_limit: int = _MAX_SCANNED,
 ) -> Location:
-    """Put ``task_id`` in exactly one of :data:`STATES`. Redis errors propagate (bounded)."""
+    """Put ``task_id`` in exactly one of :data:`STATES`. Redis errors propagate (bounded).
+
+    Each queue list is read from its consuming end, at most ``scan_limit`` messages.
+    """
     meta = raw_meta(app, task_id)
     status = str(meta.get("status") or states.PENDING)
     if status in _FINAL:
@@ -262,7 +281,7 @@ def locate_task(
         workers = snapshot(app, timeout)
     client = _broker_client(app, timeout)
     try:
-        return _locate_live(app, task_id, meta, status, client, workers, spool_paths)
+        return _locate_live(app, task_id, meta, status, client, workers, spool_paths, scan_limit)
     finally:
         if client is not None:
             client.close()
@@ -276,6 +295,7 @@ def _locate_live(
     client: redis.Redis | None,
     workers: WorkersSnapshot | None,
     spool_paths: Sequence[Path],
+    scan_limit: int,
 ) -> Location:
     held = workers.holding(task_id) if workers is not None else None
     if held is not None:
@@ -288,7 +308,9 @@ def _locate_live(
         return _started(task_id, host, workers, unacked)
     if unacked is not None:
         return _unacked(task_id, unacked, status, meta, workers)
-    queued = _in_queues(client, app, _queues(app, workers), task_id) if client else None
+    unread: list[int] = []
+    queues = _queues(app, workers)
+    queued = _in_queues(client, app, queues, task_id, scan_limit, unread) if client else None
     if queued is not None:
         return _queued(app, task_id, queued, client, workers)
     spooled = _spool_entry(spool_paths, task_id)
@@ -299,6 +321,15 @@ def _locate_live(
             f"spooled in {spooled['spool']} since {_when(spooled['since'])} (task "
             f"{spooled['task']}): sent once the broker answers (queue2celery spool replay)",
             spooled,
+        )
+    if unread:
+        # Not among the messages read: it may wait further back; never call it lost.
+        return Location(
+            task_id,
+            "queued",
+            f"not among the first {scan_limit} messages read from each of {', '.join(queues)}; "
+            f"{sum(unread)} more wait further back, where it may be (raise the scan limit)",
+            {"position": None, "unread": sum(unread), "queues": queues},
         )
     return _nowhere(app, task_id, client, status)
 
@@ -380,11 +411,11 @@ def _unacked(
     host = None
     if isinstance(meta.get("result"), dict):
         host = meta["result"].get("hostname")
-    alive = workers is not None and host in workers.nodes
+    alive = None if workers is None else host in workers.nodes
     who = host or "a worker"
     note = (
         ""
-        if alive
+        if alive is not False
         else f"; {who} does not answer: the message returns to its queue after the "
         "visibility timeout and the restore sweep"
     )

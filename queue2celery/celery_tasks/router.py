@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_SEND_TIMEOUT", "make_router"]
 # Seconds each of the (at most two) Redis round trips of a send may take: the answer comes
 # within 2 x this, and the API promises at most 5 s.
 DEFAULT_SEND_TIMEOUT = 2.0
+# Messages a status read looks through per queue list (doctor --task reads far more).
+_API_SCAN_LIMIT = 10_000
 # A client-given task id: what Celery and Redis keys take without quoting.
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
 
@@ -89,7 +91,7 @@ def make_router(
     app: Celery,
     *,
     send_timeout: float = DEFAULT_SEND_TIMEOUT,
-    locate_timeout: float = 0.5,
+    locate_timeout: float = 2.0,
     spool_paths: Sequence[str | os.PathLike[str]] = (),
 ) -> APIRouter:
     """``POST /tasks/{name}`` sends the JSON body as the item; ``GET /tasks/{task_id}`` reads.
@@ -98,8 +100,9 @@ def make_router(
     503 saying whether the task may have been queued. The client may choose the task id
     (``?task_id=`` or an ``Idempotency-Key`` header): a retry with the same id never queues
     a second copy. ``GET`` adds ``location``: the task's one state with its evidence (see
-    ``celery_tasks.locate``; workers are asked for at most ``locate_timeout`` seconds, and
-    ``spool_paths`` are the spools of the processes that send). Both endpoints are plain
+    ``celery_tasks.locate``, read from Redis alone, each read bounded by ``locate_timeout``
+    seconds; ``doctor --task`` also asks the workers; ``spool_paths`` are the spools of the
+    processes that send). Both endpoints are plain
     functions, so FastAPI runs them in its threadpool and a slow Redis never blocks the
     event loop.
     """
@@ -151,13 +154,15 @@ def make_router(
         FAILURE (never a traceback); ``location``: where it is. 404 for an id nobody sent."""
         try:
             status = celery_status(app, task_id)
-            # Workers are asked (a bounded broadcast) only when the backend cannot tell.
+            # No broadcast to the workers here (each costs up to its timeout, on every
+            # poll): Redis alone places the task; doctor --task also asks the workers.
             where = locate_task(
                 app,
                 task_id,
                 timeout=locate_timeout,
                 spool_paths=spools,
-                ask_workers=status["status"] in ("PENDING", "RETRY"),
+                ask_workers=False,
+                scan_limit=_API_SCAN_LIMIT,
             )
             prefix = backend_key_prefix(app)
             if where.state == "never_sent" and not was_sent(sent_client(app), task_id, prefix):

@@ -197,3 +197,16 @@ class Outage:
         with self._held_lock:
             self.ledger.replay_due = bool(self._held) or result.remaining > 0
         return result
+
+    def warn_if_held(self) -> None:
+        """Called on close: held messages live in memory only; say which ids they are."""
+        with self._held_lock:
+            ids = [p.task_id for p in self._held]
+        if ids:
+            log.warning(
+                "closing with %d task(s) whose publish outcome is still unknown (the broker "
+                "did not answer since): %s; check them with `queue2celery doctor --task ID` "
+                "and send again with the same task_id if they were not queued",
+                len(ids),
+                ", ".join(ids[:20]),
+            )

@@ -385,6 +385,7 @@ class CompatQueue:
         """Stop the background thread and flush the counters (the legacy queue keeps running)."""
         self._background.stop()
         self._flush_counts()
+        self.sender.outage.warn_if_held()
         atexit.unregister(self.close)
 
     def __enter__(self) -> CompatQueue:

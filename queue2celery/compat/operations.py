@@ -174,7 +174,8 @@ def spool_replay(
         def mark_all(backend: redis.Redis) -> None:
             with backend.pipeline(transaction=False) as pipe:
                 for task_id in sent:
-                    mark_sent(pipe, task_id, ttl=DEFAULT_SENT_TTL)
+                    # Twice the default result expiry, as celery_tasks.status.marker_ttl.
+                    mark_sent(pipe, task_id, ttl=2 * DEFAULT_SENT_TTL)
                 pipe.execute()
 
         _call(result_backend, mark_all)

@@ -151,3 +151,44 @@ def test_a_send_on_a_frozen_redis_then_a_retry_with_its_id_queues_it_once(
     assert (first.json()["duplicate"], again.json()["duplicate"]) == (False, True)
     assert _queued_ids(server).count(task_id) == 1
     assert bad.status_code == 422
+
+
+def test_get_says_where_the_task_is_not_just_pending(frozen_api: tuple[str, Any, str]) -> None:
+    # No worker consumes here: both tasks wait, and PENDING says which place in line.
+    base_url, _server, first_id = frozen_api
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        second_id = http.post("/tasks/job", json={"n": 2}).json()["task_id"]
+        first = http.get(f"/tasks/{first_id}").json()
+        second = http.get(f"/tasks/{second_id}").json()
+        never = http.get("/tasks/00000000-0000-4000-8000-00000000dead")
+    assert first["status"] == second["status"] == "PENDING"
+    assert (first["location"]["state"], first["location"]["evidence"]["position"]) == (
+        "queued",
+        1,
+    )
+    assert second["location"]["evidence"]["position"] == 2
+    assert never.status_code == 404
+
+
+def test_a_broker_that_is_not_redis_is_sent_through_celery_within_the_bound(
+    embedded_url: str,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    app = make_celery_app("memory-broker", broker_url="memory://", result_backend=embedded_url)
+    queue = TaskQueue()
+    queue.add_handler("job", lambda item: item)
+    register_handlers(app, queue)
+    api = FastAPI()
+    api.include_router(make_router(app))
+    try:
+        http = TestClient(api)
+        started = time.monotonic()
+        sent = http.post("/tasks/job", json={"n": 1}, params={"task_id": "mem-1"})
+        assert sent.status_code == 202 and sent.json()["task_id"] == "mem-1"
+        assert time.monotonic() - started <= 5.0
+        with app.connection_for_read() as conn:
+            message = conn.SimpleQueue("celery", no_ack=True).get(timeout=5)
+            assert message.headers["id"] == "mem-1"
+    finally:
+        app.close()

@@ -296,3 +296,22 @@ def test_the_same_task_id_put_twice_is_queued_once(compat_stack, path) -> None:
         app.conf.task_default_queue = old_queue
         app.amqp.__dict__.pop("queues", None)
         client.delete(queue)
+
+
+def test_the_sender_never_imports_its_queue() -> None:
+    # Issue 15: _sender and compat_queue imported each other; the sender now gets a
+    # SendPolicy and a Ledger (and the outage policy its own module) instead of its owner.
+    import ast
+    from pathlib import Path
+
+    import queue2celery.compat as compat
+
+    folder = Path(compat.__file__).parent
+    for name in ("_sender.py", "_outage.py", "_ledger.py", "_publisher.py", "spool.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+        }
+        assert "compat_queue" not in imported, name

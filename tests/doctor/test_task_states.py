@@ -185,6 +185,38 @@ def test_states_read_from_the_marker_and_kombus_unacked_set(embedded_url: str) -
             "reserved",
             "never_sent",
         ]
+        # Deep in a long queue, past what a read may scan: queued, never "lost".
+        deep = str(uuid.uuid4())
+        queue = str(app.conf.task_default_queue)
+        for n in range(5):  # LPUSH: these are taken before the one pushed last
+            client.lpush(queue, json.dumps({"headers": {"id": f"other-{n}", "task": "x.y"}}))
+        client.lpush(queue, json.dumps({"headers": {"id": deep, "task": "x.y"}}))
+        client.set(sent_key(deep), int(time.time()), ex=200)
+        near = locate_task(app, deep, ask_workers=False, scan_limit=2)
+        assert (near.state, near.evidence["position"], near.evidence["unread"]) == (
+            "queued",
+            None,
+            4,
+        )
+        found = locate_task(app, deep, ask_workers=False)
+        assert (found.state, found.evidence["position"]) == ("queued", 6)
     finally:
         client.close()
         app.close()
+
+
+def test_doctor_task_on_a_dead_redis_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, free_port: int
+) -> None:
+    url = f"redis://:s3cret@127.0.0.1:{free_port}/0"
+    for var in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.setenv(var, url)
+    started = time.monotonic()
+    code = cli_main(["doctor", "--task", str(uuid.uuid4()), "--timeout", "1"])
+    out = capsys.readouterr()
+    assert code == 1 and time.monotonic() - started < 15
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "did not answer" in lines[0], out.err
+    assert "s3cret" not in out.err + out.out and "Traceback" not in out.err
+    assert cli_main(["doctor"]) == 2  # neither -A nor --task: a usage error
+    assert "needs -A" in capsys.readouterr().err

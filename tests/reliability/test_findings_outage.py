@@ -252,3 +252,26 @@ def test_join_waits_for_a_task_still_in_the_spool(
     for task_id in (warm.id, spooled.id):
         s.app.backend.store_result(task_id, None, "SUCCESS")
     assert done.wait(10)
+
+
+def test_a_spool_written_before_the_prefix_column_still_replays(
+    redis_server_factory, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL "
+            "UNIQUE, task_name TEXT NOT NULL, queue_key TEXT NOT NULL, message TEXT NOT NULL, "
+            "created_at REAL NOT NULL, claimed_by TEXT, claimed_at REAL)"
+        )
+        conn.execute(
+            "INSERT INTO outbox (task_id, task_name, queue_key, message, created_at) "
+            "VALUES ('old-1', 't', 'oldq', '{}', 0)"
+        )
+    server = redis_server_factory()
+    client = redis.Redis.from_url(server.url)
+    result = Spool(path).replay(client)
+    assert (result.sent, result.remaining) == (1, 0)
+    assert client.llen("oldq") == 1 and client.exists("q2c:sent:old-1")
