@@ -16,7 +16,9 @@ within ``FETCH_WAIT`` (0.25 s; less if kombu's ``polling_interval`` option is lo
 
 Fanout (broadcast, pidbox) traffic is pub/sub and stays untouched. Transport options
 added here: ``lease_timeout`` (seconds a worker may stay silent before what it holds is
-restored; 30) and ``lease_interval`` (seconds between heartbeats; ``lease_timeout / 6``).
+restored; 30) and ``lease_interval`` (seconds between heartbeats; a sixth of the lease
+timeout, at most 5 s). A consumer with ``no_ack`` (Celery's control replies) asked for
+at-most-once: its messages are claimed the same way and forgotten as they are delivered.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Channel(kombu_redis.Channel):
         self._keeper: LeaseKeeper | None = None
         self._claimed: dict[str, bool] = {}
         self._fetch_keys: dict[str, str] = {}  # fetch list (unprefixed) -> queue
+        self._no_ack_queues: set[str] = set()
         self._waiting = False  # the next fetch command is a blocking wait, not a claim
         self._pending = "EVAL"
         self._float_waits = True
@@ -95,11 +98,28 @@ class Channel(kombu_redis.Channel):
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- consuming starts the lease ----------------------------------------------------
-    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
-        ret = super().basic_consume(queue, *args, **kwargs)
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        else:
+            self._no_ack_queues.discard(queue)
+        ret = super().basic_consume(queue, no_ack, *args, **kwargs)
         if queue not in self._fanout_queues and self._keeper is None:
             self._start_keeper()
         return ret
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        if self._keeper is None:
+            self._start_keeper()  # a message held after basic_get is leased too
+        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        if message is not None and no_ack:
+            self._forget(message.delivery_tag)
+        return message
+
+    def _forget(self, tag: str) -> None:
+        """Drop the unacked record of a message whose consumer wants no ack."""
+        self._claimed.pop(tag, None)
+        self.qos._remove_from_indices(tag).execute()
 
     def _start_keeper(self) -> None:
         timeout, interval = lease_settings(self.lease_timeout, self.lease_interval)
@@ -226,7 +246,11 @@ class Channel(kombu_redis.Channel):
             )
             raise Empty()
         payload = loads(bytes_to_str(item))
-        self._claimed[payload["properties"]["delivery_tag"]] = True
+        tag = payload["properties"]["delivery_tag"]
+        if queue in self._no_ack_queues:
+            self._forget(tag)
+        else:
+            self._claimed[tag] = True
         self._queue_cycle.rotate(queue)
         self.connection._deliver(payload, queue)
         return True
