@@ -104,15 +104,15 @@ class Channel(kombu_redis.Channel):
         else:
             self._no_ack_queues.discard(queue)
         ret = super().basic_consume(queue, no_ack, *args, **kwargs)
-        if queue not in self._fanout_queues and self._keeper is None:
+        if not no_ack and queue not in self._fanout_queues and self._keeper is None:
             self._start_keeper()
         return ret
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
-        if self._keeper is None:
+        if not no_ack and self._keeper is None:
             self._start_keeper()  # a message held after basic_get is leased too
         message = super().basic_get(queue, no_ack=no_ack, **kwargs)
-        if message is not None and no_ack:
+        if message is not None and no_ack and self._keeper is not None:
             self._forget(message.delivery_tag)
         return message
 
@@ -189,6 +189,11 @@ class Channel(kombu_redis.Channel):
         return keys
 
     def _brpop_start(self, timeout: float | None = None) -> None:
+        if self._keeper is None:
+            # Only no_ack consumers here (e.g. a client waiting for control replies):
+            # at most once is what they asked for, kombu's own BRPOP gives it.
+            self._pending = "BRPOP"
+            return super()._brpop_start(timeout)
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
@@ -213,6 +218,8 @@ class Channel(kombu_redis.Channel):
         self.client.connection.send_command(*command)
 
     def _brpop_read(self, **options: Any) -> bool:
+        if self._pending == "BRPOP":
+            return bool(super()._brpop_read(**options))
         try:
             try:
                 reply = self.client.parse_response(
@@ -257,6 +264,8 @@ class Channel(kombu_redis.Channel):
 
     def _get(self, queue: str, timeout: Any = None) -> Any:
         """``basic_get``: the same claim, without waiting."""
+        if self._keeper is None:
+            return super()._get(queue)
         p = self.global_keyprefix
         keys = self._claim_keys([])[:5]
         keys += [p + self._q_for_pri(queue, pri) for pri in self.priority_steps]
