@@ -246,12 +246,7 @@ class Channel(kombu_redis.Channel):
         key = bytes_to_str(key)[len(self.global_keyprefix) :]
         queue = self._fetch_keys.get(key) or key.rsplit(self.sep, 1)[0]
         if not int(recorded):
-            logger.critical(
-                "message without a delivery tag moved to %r: %r",
-                self.global_keyprefix + self.lease.dead_letter,
-                bytes_to_str(item)[:1024],
-            )
-            raise Empty()
+            self._dead_letter(item)
         payload = loads(bytes_to_str(item))
         tag = payload["properties"]["delivery_tag"]
         if queue in self._no_ack_queues:
@@ -261,6 +256,14 @@ class Channel(kombu_redis.Channel):
         self._queue_cycle.rotate(queue)
         self.connection._deliver(payload, queue)
         return True
+
+    def _dead_letter(self, item: Any) -> None:
+        logger.critical(
+            "a message without a delivery tag cannot be tracked; it was moved to %r: %r",
+            self.global_keyprefix + self.lease.dead_letter,
+            bytes_to_str(item)[:1024],
+        )
+        raise Empty()
 
     def _get(self, queue: str, timeout: Any = None) -> Any:
         """``basic_get``: the same claim, without waiting."""
@@ -272,8 +275,10 @@ class Channel(kombu_redis.Channel):
         with self.conn_or_acquire() as client:
             reply = client.eval(CLAIM, len(keys), *keys, self.worker_id)
             self._maybe_update_queues_expire(client, queue)
-        if not reply or not int(reply[2]):
+        if not reply:
             raise Empty()
+        if not int(reply[2]):
+            self._dead_letter(reply[1])
         payload = loads(bytes_to_str(reply[1]))
         self._claimed[payload["properties"]["delivery_tag"]] = True
         return payload
