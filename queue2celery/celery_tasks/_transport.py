@@ -16,7 +16,9 @@ within ``FETCH_WAIT`` (0.25 s; less if kombu's ``polling_interval`` option is lo
 
 Fanout (broadcast, pidbox) traffic is pub/sub and stays untouched. Transport options
 added here: ``lease_timeout`` (seconds a worker may stay silent before what it holds is
-restored; 30) and ``lease_interval`` (seconds between heartbeats; ``lease_timeout / 6``).
+restored; 30) and ``lease_interval`` (seconds between heartbeats; a sixth of the lease
+timeout, at most 5 s). A consumer with ``no_ack`` (Celery's control replies) asked for
+at-most-once: its messages are claimed the same way and forgotten as they are delivered.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class Channel(kombu_redis.Channel):
         self._keeper: LeaseKeeper | None = None
         self._claimed: dict[str, bool] = {}
         self._fetch_keys: dict[str, str] = {}  # fetch list (unprefixed) -> queue
+        self._no_ack_queues: set[str] = set()
         self._waiting = False  # the next fetch command is a blocking wait, not a claim
         self._pending = "EVAL"
         self._float_waits = True
@@ -95,11 +98,28 @@ class Channel(kombu_redis.Channel):
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- consuming starts the lease ----------------------------------------------------
-    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
-        ret = super().basic_consume(queue, *args, **kwargs)
-        if queue not in self._fanout_queues and self._keeper is None:
+    def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        else:
+            self._no_ack_queues.discard(queue)
+        ret = super().basic_consume(queue, no_ack, *args, **kwargs)
+        if not no_ack and queue not in self._fanout_queues and self._keeper is None:
             self._start_keeper()
         return ret
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        if not no_ack and self._keeper is None:
+            self._start_keeper()  # a message held after basic_get is leased too
+        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        if message is not None and no_ack and self._keeper is not None:
+            self._forget(message.delivery_tag)
+        return message
+
+    def _forget(self, tag: str) -> None:
+        """Drop the unacked record of a message whose consumer wants no ack."""
+        self._claimed.pop(tag, None)
+        self.qos._remove_from_indices(tag).execute()
 
     def _start_keeper(self) -> None:
         timeout, interval = lease_settings(self.lease_timeout, self.lease_interval)
@@ -169,6 +189,11 @@ class Channel(kombu_redis.Channel):
         return keys
 
     def _brpop_start(self, timeout: float | None = None) -> None:
+        if self._keeper is None:
+            # Only no_ack consumers here (e.g. a client waiting for control replies):
+            # at most once is what they asked for, kombu's own BRPOP gives it.
+            self._pending = "BRPOP"
+            return super()._brpop_start(timeout)
         queues = self._queue_cycle.consume(len(self.active_queues))
         if not queues:
             return
@@ -193,6 +218,8 @@ class Channel(kombu_redis.Channel):
         self.client.connection.send_command(*command)
 
     def _brpop_read(self, **options: Any) -> bool:
+        if self._pending == "BRPOP":
+            return bool(super()._brpop_read(**options))
         try:
             try:
                 reply = self.client.parse_response(
@@ -219,28 +246,39 @@ class Channel(kombu_redis.Channel):
         key = bytes_to_str(key)[len(self.global_keyprefix) :]
         queue = self._fetch_keys.get(key) or key.rsplit(self.sep, 1)[0]
         if not int(recorded):
-            logger.critical(
-                "message without a delivery tag moved to %r: %r",
-                self.global_keyprefix + self.lease.dead_letter,
-                bytes_to_str(item)[:1024],
-            )
-            raise Empty()
+            self._dead_letter(item)
         payload = loads(bytes_to_str(item))
-        self._claimed[payload["properties"]["delivery_tag"]] = True
+        tag = payload["properties"]["delivery_tag"]
+        if queue in self._no_ack_queues:
+            self._forget(tag)
+        else:
+            self._claimed[tag] = True
         self._queue_cycle.rotate(queue)
         self.connection._deliver(payload, queue)
         return True
 
+    def _dead_letter(self, item: Any) -> None:
+        logger.critical(
+            "a message without a delivery tag cannot be tracked; it was moved to %r: %r",
+            self.global_keyprefix + self.lease.dead_letter,
+            bytes_to_str(item)[:1024],
+        )
+        raise Empty()
+
     def _get(self, queue: str, timeout: Any = None) -> Any:
         """``basic_get``: the same claim, without waiting."""
+        if self._keeper is None:
+            return super()._get(queue)
         p = self.global_keyprefix
         keys = self._claim_keys([])[:5]
         keys += [p + self._q_for_pri(queue, pri) for pri in self.priority_steps]
         with self.conn_or_acquire() as client:
             reply = client.eval(CLAIM, len(keys), *keys, self.worker_id)
             self._maybe_update_queues_expire(client, queue)
-        if not reply or not int(reply[2]):
+        if not reply:
             raise Empty()
+        if not int(reply[2]):
+            self._dead_letter(reply[1])
         payload = loads(bytes_to_str(reply[1]))
         self._claimed[payload["properties"]["delivery_tag"]] = True
         return payload

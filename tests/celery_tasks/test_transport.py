@@ -322,3 +322,23 @@ def test_lease_settings_default_to_a_sixth_of_the_timeout_at_most_5_s() -> None:
     assert lease_settings(3) == (3.0, 0.5)
     assert lease_settings(120) == (120.0, 5.0)
     assert lease_settings(3, 0.5) == (3.0, 0.5)
+
+
+def test_a_no_ack_consumer_leaves_no_unacked_record_behind(
+    isolated: tuple[str, dict[str, Any], redis.Redis],
+) -> None:
+    """Celery's control replies are consumed with no_ack: they must not come back later."""
+    url, options, client = isolated
+    app, task = _app(url, options)
+    task.delay("once")
+    task.delay("twice")
+    received: list[Any] = []
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.basic_consume(options["name"], True, received.append, "no-ack")
+        conn.drain_events(timeout=5)
+        assert channel.basic_get(options["name"], no_ack=True) is not None
+    assert len(received) == 1
+    assert client.hlen(options["unacked_key"]) == 0
+    assert client.zcard(lease_keys(options["unacked_key"]).lease_index) == 0
+    app.close()
