@@ -315,13 +315,17 @@ def test_a_busy_api_port_fails_before_anything_starts(
 def test_ctrl_c_stops_the_stack_too(
     start_up: Callable[..., UpRun], wait_until: Callable[..., Any]
 ) -> None:
-    run = start_up("--redis-url", "embedded", "--no-beat")
+    run = start_up("--redis-url", "embedded", "--no-beat", "--workers", "2")
     assert wait_until(lambda: "the stack is up" in run.text(), timeout=90), run.text()[-3000:]
     pids = run.pids()
-    assert set(pids) == {"worker"}
+    assert set(pids) == {"worker1", "worker2"}
+    assert "worker2 ready (answers a control ping)" in run.text()
     os.kill(run.popen.pid, signal.SIGINT)
     assert run.wait(timeout=40) == 0
-    assert wait_until(lambda: _group_gone(pids["worker"]), timeout=5)
+    stops = [run.text().index(f"stopping {name}") for name in ("worker2", "worker1")]
+    assert stops == sorted(stops)
+    for pid in pids.values():
+        assert wait_until(lambda p=pid: _group_gone(p), timeout=5)
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_bound() -> None:
