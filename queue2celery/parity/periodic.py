@@ -5,6 +5,12 @@ The Celery side sends N ticks, spaced like beat's (a fixed rate), to a real work
 task. Compared tick by tick: the arguments the function received (type-exact), its result or
 exception; and on each side, whether any run overlapped another. A tick skipped because the
 previous run still held the lock is reported: the interval is shorter than a run.
+
+``queue2celery parity-periodic --json`` prints ``PeriodicParityReport.to_dict()``:
+``{"ok": bool, "task", "ticks": N, "interval": seconds, "backend": {"redis"},
+"overlaps": {"legacy": n, "celery": n}, "mismatches": [{"tick", "kind", "legacy", "celery",
+"detail"}]}``; ``kind`` is one of ``arg_drift``, ``result``, ``exception``, ``skipped``,
+``missing``, ``overlap``.
 """
 
 from __future__ import annotations
