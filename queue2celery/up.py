@@ -9,29 +9,24 @@ the worker answers a control ping, beat holds the scheduler lock, the API answer
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._up_checks import EMBEDDED, http_answers, lock_note, port_free, redis_for
 from ._up_children import Child, LogStream, exit_code_of, wait_for
-from .celery_tasks.app import DEFAULT_REDIS_URL
 from .celery_tasks.beat import ACQUIRED_MARK, BeatOptions, beat_argv
 from .celery_tasks.worker import celery_command, worker_argv
-from .errors import ConfigError, redact_url
+from .errors import ConfigError
 
 __all__ = ["EMBEDDED", "UpResult", "UpSpec", "run_up"]
 
-#: ``--redis-url embedded``: the embedded server even where a Redis answers.
-EMBEDDED = "embedded"
 _URL_ENV = ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
 
 
@@ -65,65 +60,6 @@ class UpResult:
     pids: dict[str, int] = field(default_factory=dict)
 
 
-def _pings(url: str, timeout: float = 1.0) -> bool:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    try:
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def _redis(spec: UpSpec, log: Callable[[str], None]) -> Iterator[tuple[str, str]]:
-    """Yield (url, source): the URL the stack uses, and where it came from ("option", "env",
-    "default" or "embedded")."""
-    source = "option"
-    explicit = spec.redis_url if spec.redis_url != EMBEDDED else None
-    if spec.redis_url is None and os.environ.get("REDIS_URL"):
-        explicit, source = os.environ["REDIS_URL"], "env"
-    if explicit:
-        if not _pings(explicit, timeout=5.0):
-            raise ConfigError(
-                f"Redis at {redact_url(explicit)} does not answer PING: start it, fix the URL, "
-                "or leave --redis-url and REDIS_URL out to use the embedded server"
-            )
-        log(f"Redis at {redact_url(explicit)} answers PING")
-        yield explicit, source
-        return
-    if spec.redis_url is None and _pings(DEFAULT_REDIS_URL):
-        log(f"Redis at {DEFAULT_REDIS_URL} answers PING")
-        yield DEFAULT_REDIS_URL, "default"
-        return
-    from ._embedded import embedded_redis
-
-    with embedded_redis() as url:
-        log(f"embedded Redis server at {url} answers PING")
-        yield url, "embedded"
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _http_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1.0):
-            return True
-    except urllib.error.HTTPError:
-        return True  # any status is an answer: the server is up
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _load_app(spec: UpSpec) -> Any:
     from celery.app.utils import find_app
 
@@ -137,28 +73,6 @@ def _load_app(spec: UpSpec) -> Any:
             f"could not import the Celery app {spec.app!r} ({type(exc).__name__}: {exc}): "
             "give -A MODULE[:ATTR] importable from the current directory"
         ) from exc
-
-
-def _lock_note(app: Any, url: str) -> str:
-    """What beat waits for, when another beat (a killed earlier run) still holds the lock."""
-    import redis
-
-    from .celery_tasks._beat_scheduler import redbeat_key_prefix
-
-    key = app.conf.get("redbeat_lock_key") or f"{redbeat_key_prefix(app)}:lock"
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        ttl = client.pttl(key)
-    except redis.RedisError:
-        return ""
-    finally:
-        client.close()
-    if ttl is None or ttl < 0:
-        return ""
-    return (
-        f"beat waits for the scheduler lock {key!r}: another beat holds it (an earlier run "
-        f"killed without stopping?); it expires in {ttl / 1000:.0f}s unless that beat is alive"
-    )
 
 
 class _Stack:
@@ -273,7 +187,7 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
             # waiting after a couple of seconds waits for someone else's.
             if len(started) == 1 and time.monotonic() - started[0] > 2.0:
                 started.append(0.0)
-                note = _lock_note(app, url)
+                note = lock_note(app, url)
                 if note:
                     stack.log(note)
             return False
@@ -286,7 +200,7 @@ def _bring_up(stack: _Stack, url: str, source: str) -> UpResult | None:
         child = stack.start("api", [*argv, "--port", str(spec.port)], env)
         address = f"http://{spec.host}:{spec.port}/"
         failed = stack.await_ready(
-            child, f"answers HTTP at {address}", lambda: _http_answers(address)
+            child, f"answers HTTP at {address}", lambda: http_answers(address)
         )
         if failed:
             return failed
@@ -311,7 +225,7 @@ def run_up(
     if spec.api is not None and ":" not in spec.api:
         raise ConfigError(f"--api needs MODULE:APP, got {spec.api!r}: e.g. --api myapp.main:app")
     spec.beat_options.env()  # a lock timeout that could lapse is refused before anything runs
-    if spec.api is not None and not _port_free(spec.host, spec.port):
+    if spec.api is not None and not port_free(spec.host, spec.port):
         raise ConfigError(
             f"port {spec.port} on {spec.host} is in use (another API still running?): "
             "stop it or pass --port N"
@@ -320,7 +234,7 @@ def run_up(
     stream = LogStream(write, color=color)
     stack = _Stack(spec, stream, stopping)
     result: UpResult
-    with _redis(spec, lambda text: stream.line("redis", text)) as (url, source):
+    with redis_for(spec.redis_url, lambda text: stream.line("redis", text)) as (url, source):
         try:
             failed = _bring_up(stack, url, source)
             if failed is None:

@@ -310,3 +310,58 @@ def test_a_busy_api_port_fails_before_anything_starts(
         assert run.wait(timeout=30) == 1
     assert f"port {free_port} on 127.0.0.1 is in use" in run.text()
     assert run.pids() == {}
+
+
+def test_ctrl_c_stops_the_stack_too(
+    start_up: Callable[..., UpRun], wait_until: Callable[..., Any]
+) -> None:
+    run = start_up("--redis-url", "embedded", "--no-beat", "--workers", "2")
+    assert wait_until(lambda: "the stack is up" in run.text(), timeout=90), run.text()[-3000:]
+    pids = run.pids()
+    assert set(pids) == {"worker1", "worker2"}
+    assert "worker2 ready (answers a control ping)" in run.text()
+    os.kill(run.popen.pid, signal.SIGINT)
+    assert run.wait(timeout=40) == 0
+    stops = [run.text().index(f"stopping {name}") for name in ("worker2", "worker1")]
+    assert stops == sorted(stops)
+    for pid in pids.values():
+        assert wait_until(lambda p=pid: _group_gone(p), timeout=5)
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_bound() -> None:
+    from queue2celery._up_children import Child, LogStream
+
+    lines: list[str] = []
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('stubborn', flush=True); time.sleep(60)"
+    )
+    child = Child(
+        "stubborn",
+        [sys.executable, "-c", code],
+        env=dict(os.environ),
+        cwd=None,
+        stream=LogStream(lines.append),
+    )
+    deadline = time.monotonic() + 20
+    while not child.saw("stubborn") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    child.stop(timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert child.returncode() == -signal.SIGKILL
+    assert _group_gone(child.pid)
+    assert any("did not stop within 1s: killed" in line for line in lines)
+
+
+def test_log_lines_carry_the_process_name_and_colour_only_when_asked() -> None:
+    from queue2celery._up_children import LogStream
+
+    plain: list[str] = []
+    stream = LogStream(plain.append)
+    stream.register("worker2")
+    stream.line("api", "GET / 200")
+    assert plain == ["api     | GET / 200"]
+    coloured: list[str] = []
+    LogStream(coloured.append, color=True).line("api", "x")
+    assert coloured == ["\x1b[36mapi    |\x1b[0m x"]

@@ -140,7 +140,9 @@ def periodic_task(
     finds the lock held is skipped and logged, never queued behind.
 
     ``task_options`` go to ``app.task`` (e.g. ``expires=`` for APScheduler's
-    ``misfire_grace_time``, ``shared=False``). Returns the Celery task.
+    ``misfire_grace_time``, ``shared=False``). ``acks_late`` defaults to False here: a tick whose
+    worker died is lost, as a loop's iteration was, instead of coming back an hour later
+    (the visibility timeout) to run long after its time. Returns the Celery task.
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"periodic_task needs a task name, got {name!r}: name='pkg.jobs.cleanup'")
@@ -152,6 +154,8 @@ def periodic_task(
     for reserved in ("bind", "name"):
         if reserved in task_options:
             raise ConfigError(f"periodic_task sets {reserved!r} itself; remove {reserved}= ")
+
+    task_options.setdefault("acks_late", False)
 
     def decorate(fn: Callable[..., Any]) -> Task:
         if not callable(fn):

@@ -89,8 +89,12 @@ def main() -> int:
         module = importlib.import_module(module_name)
         stack.callback(_delete_keys, url, name)
         worker = start_worker(
-            f"{module_name}:app", cwd=directory, env={"REDIS_URL": url},
-            pool="threads", concurrency=4, queues=[name],
+            f"{module_name}:app",
+            cwd=directory,
+            env={"REDIS_URL": url},
+            pool="threads",
+            concurrency=4,
+            queues=[name],
         )
         stack.callback(worker.stop)
         worker.wait_ready(60)
@@ -98,12 +102,18 @@ def main() -> int:
         results = [trial(jobs, options) for _ in range(args.trials)]
     locks = [r[0] for r in results]
     ticks = [r[1] for r in results]
-    print(f"backend: {'real Redis' if args.redis_url else 'embedded'}; lock_timeout="
-          f"{args.lock_timeout or 'default'} max_interval={args.max_interval or 'default'}")
-    print(f"lock taken after SIGKILL: min {min(locks):.1f}s median "
-          f"{statistics.median(locks):.1f}s max {max(locks):.1f}s")
-    print(f"first tick after SIGKILL: min {min(ticks):.1f}s median "
-          f"{statistics.median(ticks):.1f}s max {max(ticks):.1f}s")
+    print(
+        f"backend: {'real Redis' if args.redis_url else 'embedded'}; lock_timeout="
+        f"{args.lock_timeout or 'default'} max_interval={args.max_interval or 'default'}"
+    )
+    print(
+        f"lock taken after SIGKILL: min {min(locks):.1f}s median "
+        f"{statistics.median(locks):.1f}s max {max(locks):.1f}s"
+    )
+    print(
+        f"first tick after SIGKILL: min {min(ticks):.1f}s median "
+        f"{statistics.median(ticks):.1f}s max {max(ticks):.1f}s"
+    )
     print(f"ticks run twice: {sum(r[2] for r in results)} over {len(results)} trials")
     return 0
 

@@ -134,3 +134,13 @@ def test_skipped_when_locked_also_in_process(jobs: JobsStack) -> None:
         assert result.state == "IGNORED"
     finally:
         client.delete(key)
+
+
+def test_a_tick_is_acked_on_receipt_unless_asked_otherwise() -> None:
+    # A tick whose worker died must not come back after the visibility timeout, late.
+    app = Celery("acks", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    app.conf.task_acks_late = True
+    early = periodic_task(app, name="acks.early", shared=False)(lambda: None)
+    late = periodic_task(app, name="acks.late", shared=False, acks_late=True)(lambda: None)
+    assert early.acks_late is False
+    assert late.acks_late is True

@@ -94,7 +94,7 @@ class Stack:
             f"{self.module.__name__}:app",
             cwd=self.directory,
             env={"REDIS_URL": self.url},
-            options=BeatOptions(lock_timeout=4, max_interval=1),
+            options=BeatOptions(lock_timeout=3, max_interval=1),
         )
 
     def worker(self, pool: str) -> WorkerProcess:
@@ -110,13 +110,12 @@ class Stack:
         return worker
 
 
-@pytest.fixture(params=["embedded", pytest.param("redis", marks=pytest.mark.redis)])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    # The embedded server only: these check Celery's and redbeat's semantics, which do not
+    # depend on the server; test_beat.py runs beat on both.
     with contextlib.ExitStack() as exit_stack:
-        if request.param == "embedded":
-            url = exit_stack.enter_context(embedded_redis())
-        else:
-            url = request.getfixturevalue("_real_redis_checked")
+        url = exit_stack.enter_context(embedded_redis())
         name = f"q2ctest-{uuid.uuid4().hex[:10]}"
         module_name = name.replace("-", "_") + "_sem"
         source = textwrap.dedent(JOBS.format(name=name, grace=GRACE))
@@ -230,12 +229,12 @@ def _apscheduler_runs_after_gap(coalesce: bool) -> int:
     )
     scheduler.start()
     try:
-        time.sleep(1.5)
+        time.sleep(1.3)
         scheduler.pause()
-        time.sleep(3.5)  # three runs come due while nothing runs
+        time.sleep(2.6)  # two or three runs come due while nothing runs
         resumed_at.append(datetime.now(timezone.utc))
         scheduler.resume()
-        time.sleep(0.5)
+        time.sleep(0.3)
     finally:
         scheduler.shutdown(wait=True)
     return len(caught_up)
@@ -243,7 +242,7 @@ def _apscheduler_runs_after_gap(coalesce: bool) -> int:
 
 def test_apscheduler_coalesce_runs_a_gap_once_and_without_it_once_per_missed_run() -> None:
     assert _apscheduler_runs_after_gap(coalesce=True) == 1
-    assert _apscheduler_runs_after_gap(coalesce=False) >= 3
+    assert _apscheduler_runs_after_gap(coalesce=False) >= 2
 
 
 def test_beat_back_after_a_gap_runs_once_like_coalesce(
@@ -256,7 +255,7 @@ def test_beat_back_after_a_gap_runs_once_like_coalesce(
             first.wait_ready(30)
             assert wait_until(lambda: len(stack.ticks()) >= 2, timeout=20)
         stopped = time.time()
-        time.sleep(3.5)  # three ticks come due while no beat runs
+        time.sleep(2.5)  # two ticks come due while no beat runs
         second = stack.beat()
         with _running(second):
             second.wait_ready(30)
@@ -269,5 +268,5 @@ def test_beat_back_after_a_gap_runs_once_like_coalesce(
         if t["start"] > stopped
     )
     # The missed ticks come back as one: the next is a whole interval later, not at once.
-    assert sent[0] - stopped >= 3.0, "a tick was sent while no beat was running"
+    assert sent[0] - stopped >= 2.0, "a tick was sent while no beat was running"
     assert sent[1] - sent[0] >= 0.8, f"missed ticks were replayed: {sent}"
