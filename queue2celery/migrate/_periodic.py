@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from ._files import SourceFile, split_bom, too_deeply_nested
+from ._files import SourceFile, split_bom
 from ._parallel import Progress, parallel_map
 from ._periodic_collect import collect
 from ._periodic_facts import ModuleFacts
@@ -37,8 +37,6 @@ def _facts_job(job: Job) -> ModuleFacts:
             _, data = split_bom(handle.read())
         if not may_hold_periodic(data):
             return ModuleFacts(module, rel)
-        if too_deeply_nested(data) is not None:
-            return ModuleFacts(module, rel)  # scan's own pass reports the file
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)  # scan's own pass reports files that do not parse
@@ -51,8 +49,6 @@ def _facts_job_forced(job: Job) -> ModuleFacts:
     try:
         with open(path, "rb") as handle:
             _, data = split_bom(handle.read())
-        if too_deeply_nested(data) is not None:
-            return ModuleFacts(module, rel)
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)
@@ -61,24 +57,36 @@ def _facts_job_forced(job: Job) -> ModuleFacts:
 
 
 def _loop_names(facts: Sequence[ModuleFacts]) -> set[str]:
-    """Short names of the functions and classes that loop, and of the functions calling
-    them (up to three calls away): the words a file starting one of them must say."""
-    funcs = [f for m in facts for f in m.functions]
-    looping = {f.fqn for f in funcs if f.loop is not None}
-    words = {name.rsplit(".", 1)[-1] for name in looping}
-    words |= {f.cls.rsplit(".", 1)[-1] for f in funcs if f.loop is not None and f.cls}
+    """The words a file must say to start a loop defined elsewhere: classes with a looping
+    method, and module-level functions that loop (or call one, up to three calls away) that
+    no start seen so far reaches."""
+    funcs = {f.fqn: f for m in facts for f in m.functions}
+    frontier = {s.target for m in facts for s in m.starts if s.target}
+    reached: set[str] = set()
+    for _ in range(4):
+        reached |= frontier
+        frontier = {
+            c.callee for n in frontier if n in funcs for c in funcs[n].calls if c.callee
+        } - reached
+    looping = {n for n, f in funcs.items() if f.loop is not None and not f.loop.run_pending}
+    words = {funcs[n].cls.rsplit(".", 1)[-1] for n in looping if funcs[n].cls}  # type: ignore[union-attr]
+    chain = {n for n in looping if funcs[n].cls is None and "<locals>" not in n} - reached
     for _ in range(3):
+        short = {n.rsplit(".", 1)[-1] for n in chain}
         callers = {
-            f.fqn
-            for f in funcs
-            if f.fqn not in looping
-            and any(c.callee and c.callee.rsplit(".", 1)[-1] in words for c in f.calls)
+            n
+            for n, f in funcs.items()
+            if n not in chain
+            and n not in reached
+            and f.cls is None
+            and "<locals>" not in n
+            and any(c.callee and c.callee.rsplit(".", 1)[-1] in short for c in f.calls)
         }
         if not callers:
             break
-        looping |= callers
-        words |= {name.rsplit(".", 1)[-1] for name in callers}
-    return {w for w in words if w.isidentifier() and not w.startswith("<")}
+        chain |= callers
+    words |= {n.rsplit(".", 1)[-1] for n in chain}
+    return {w for w in words if w.isidentifier()}
 
 
 def _mentions(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:

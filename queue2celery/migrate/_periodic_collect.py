@@ -109,7 +109,7 @@ class Collector(Registrations, LoopFacts):
             (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False) if d
         ]
         fact_defaults = tuple((name, self._sym(value)) for name, value in defaults)
-        loop = self._loop(node)
+        loop = self._loop(func.loops, func.generator)
         self.n.params, self.n.locals, self.n.cls = saved
         if cls is not None and params and params[0] in ("self", "cls"):
             params = params[1:]
@@ -134,6 +134,18 @@ class Collector(Registrations, LoopFacts):
         )
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_While(self, node: ast.While) -> None:
+        if self.funcs:
+            self.funcs[-1].loops.append(node)
+        self.generic_visit(node)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if self.funcs:
+            self.funcs[-1].generator = True
+        self.generic_visit(node)
+
+    visit_YieldFrom = visit_Yield  # type: ignore[assignment]
 
     # -- module-level values -------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -208,7 +220,7 @@ class Collector(Registrations, LoopFacts):
         callee = self.n.fqn(func)
         if self.funcs:
             current = self.funcs[-1]
-            current.calls.append(self._callref(node))
+            current.calls.append(self._light_callref(node, callee, method))
             if method in loops.MUTATING and isinstance(func, ast.Attribute):
                 self._write(func.value, rebind=False)
             if (callee and callee.startswith(IO_PREFIXES)) or method in IO_METHODS:
@@ -310,8 +322,6 @@ class Collector(Registrations, LoopFacts):
                 self._stmt(),
                 self._where(),
                 id(node) in self.chained_start,
-                tuple(text(a) for a in node.args),
-                tuple((k.arg, text(k.value)) for k in node.keywords if k.arg),
             )
         )
 

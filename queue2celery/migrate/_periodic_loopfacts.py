@@ -15,14 +15,14 @@ __all__ = ["LoopFacts"]
 
 
 class LoopFacts(CollectorBase):
-    def _loop(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> LoopFact | None:
-        if loops.is_generator(node):
+    def _loop(self, whiles: list[ast.While], generator: bool) -> LoopFact | None:
+        """The first periodic loop among a function's own ``while`` loops."""
+        if generator:
             return None  # an SSE stream or any generator: it yields, it does not run jobs
-        for child in loops.own_nodes(node):
-            if isinstance(child, ast.While):
-                fact = self._loop_fact(child)
-                if fact is not None:
-                    return fact
+        for node in whiles:
+            fact = self._loop_fact(node)
+            if fact is not None:
+                return fact
         return None
 
     def _loop_fact(self, loop: ast.While) -> LoopFact | None:

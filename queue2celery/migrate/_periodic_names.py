@@ -156,6 +156,9 @@ def symbolize(expr: ExprNode, names: ModuleNames, depth: int = 0) -> Sym:
 
 
 def _text(expr: ast.AST) -> str:
+    lines = (getattr(expr, "end_lineno", None) or 0) - (getattr(expr, "lineno", None) or 0)
+    if lines > 20:
+        return "<expression>"  # a huge literal: unparsing it costs, and nobody reads it
     try:
         return ast.unparse(expr)
     except Exception:  # noqa: BLE001 - display only
