@@ -101,6 +101,11 @@ class Linker:
             frontier = following
         return None
 
+    def reach(self, target: str | None) -> FuncFact | None:
+        """The looping function ``target`` reaches within three calls, or None."""
+        found = self._reach(target)
+        return found[0] if found else None
+
     def _loop_job(
         self, facts: ModuleFacts, start: StartFact, seen: set[tuple[str, int]]
     ) -> PeriodicJob | None:

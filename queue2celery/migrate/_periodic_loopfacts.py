@@ -59,6 +59,8 @@ class LoopFacts(CollectorBase):
                 continue
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
+            if _sets_test_name(stmt, loop.test):
+                return None  # `while not done: ...; done = check()`: waiting for something
             work.append(stmt)
         if sleep is False or sleep is True or not work:
             return None
@@ -88,3 +90,13 @@ class LoopFacts(CollectorBase):
             io,
             run_pending,
         )
+
+
+def _sets_test_name(stmt: ast.stmt, test: ast.expr) -> bool:
+    """Whether ``stmt`` assigns the name the loop's test reads (``while not result``)."""
+    if isinstance(test, ast.UnaryOp):
+        test = test.operand
+    if not isinstance(test, ast.Name) or not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(isinstance(t, ast.Name) and t.id == test.id for t in targets)

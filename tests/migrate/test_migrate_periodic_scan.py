@@ -310,6 +310,33 @@ SILENT = {
         def job(): ...
         sched.add_job(job, "date", run_date="2030-01-01 00:00:00")
         """,
+    "wait_until_a_condition_holds": """
+        import threading, time
+        def wait_ready(check):
+            ready = False
+            while not ready:
+                ready = check()
+                time.sleep(0.5)
+        threading.Thread(target=wait_ready, args=(probe,)).start()
+        """,
+    "a_servers_main_loop_is_not_a_job_per_instance": """
+        import asyncio
+        class Server:
+            def __init__(self, config):
+                self.config = config
+                self.should_exit = False
+            async def main_loop(self):
+                while not self.should_exit:
+                    await self.on_tick()
+                    await asyncio.sleep(0.1)
+        server = Server(config)
+        """,
+    "a_schedulers_own_add_job": """
+        from apscheduler.schedulers.base import BaseScheduler
+        class MyScheduler(BaseScheduler):
+            def every_minute(self, func):
+                self.add_job(func, "interval", minutes=1)
+        """,
     "for_loop_with_sleep": """
         import threading, time
         def job(i): ...
