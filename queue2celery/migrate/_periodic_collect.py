@@ -249,8 +249,29 @@ class Collector(Registrations, LoopFacts):
                 self._job(node, method)
         self.generic_visit(node)
 
+    def visit_If(self, node: ast.If) -> None:
+        main = not self.funcs and _is_main_guard(node.test)
+        self.main_guard += main
+        self.generic_visit(node)
+        self.main_guard -= main
+
     def _start(self, node: ast.Call, callee: str | None, method: str | None) -> None:
         in_route = bool(self.funcs and self.funcs[-1].route)
+        if self.main_guard and not self.funcs and callee and isinstance(self.stmts[-1], ast.Expr):
+            # `if __name__ == "__main__": main()`: a worker script, its own process
+            ref = self._callref(node)
+            self.starts.append(
+                StartFact(
+                    "script",
+                    "__main__",
+                    callee,
+                    ref.args,
+                    ref.kwargs,
+                    self._stmt(),
+                    self._where(),
+                    False,
+                )
+            )
         if callee and (callee.endswith("Thread") or callee.endswith(".Process")):
             target = next((k.value for k in node.keywords if k.arg == "target"), None)
             if target is None and len(node.args) > 1:
@@ -360,6 +381,17 @@ class Collector(Registrations, LoopFacts):
             jobs=tuple(self.jobs),
             classes=tuple(sorted(self.classes.items())),
         )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 def _defined(stmt: ast.stmt) -> list[str]:

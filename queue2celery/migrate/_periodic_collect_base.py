@@ -50,6 +50,7 @@ class CollectorBase(ast.NodeVisitor):
         self.constants: dict[str, Sym] = {}
         self.classes: dict[str, tuple[str, ...]] = {}
         self.awaited: set[int] = set()
+        self.main_guard = 0  # inside `if __name__ == "__main__":` at module level
         self.chained_start: set[int] = set()
         self.threads: list[tuple[StartFact, str | None]] = []
         self.imports_schedule = False

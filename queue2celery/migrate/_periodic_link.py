@@ -129,7 +129,7 @@ class Linker:
         schedule = self.interval(loop, bind, review, notes)
         if depth:
             notes.append(f"the loop is in {func.fqn}, {depth} call(s) from the {start.kind} target")
-        kind = start.kind if start.kind in ("thread", "task") else "thread"
+        kind = start.kind if start.kind in ("thread", "task", "script") else "thread"
         if start.kind == "script":
             notes.append("started when the module runs as a script (its own process)")
         return self.job_from_loop(

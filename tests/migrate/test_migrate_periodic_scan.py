@@ -156,6 +156,19 @@ SHAPES = {
         """,
         ("thread", {"type": "interval", "seconds": 120}),
     ),
+    "worker_script": (
+        """
+        import time
+        def job(): ...
+        def main():
+            while True:
+                job()
+                time.sleep(15 * 60)
+        if __name__ == "__main__":
+            main()
+        """,
+        ("script", {"type": "interval", "seconds": 900}),
+    ),
     "schedule_every_hour_at": (
         """
         import schedule
