@@ -21,11 +21,16 @@ from ._periodic_words import CALLABLE_STARTS, CONTROL, CORO_STARTS, IO_METHODS, 
 __all__ = ["collect"]
 
 
+_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Constant)
+
+
 class Collector(Registrations, LoopFacts):
     """Walks one module once and collects its :class:`ModuleFacts`."""
 
     # -- structure ----------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
+        if isinstance(node, _LEAVES):
+            return  # a third of all nodes, and nothing to learn from them
         if isinstance(node, ast.stmt):
             self.stmts.append(node)
             super().visit(node)

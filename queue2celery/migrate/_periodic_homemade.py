@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._periodic_facts import FuncFact, ModuleFacts, ObjFact
 from ._periodic_model import PeriodicJob
-from ._periodic_names import Sym
+from ._periodic_names import Sym, sym_refs
 
 if TYPE_CHECKING:
     from ._periodic_link import Linker
@@ -45,7 +45,7 @@ def _periodic_class(linker: Linker, cls: str, func: FuncFact) -> bool:
     assert loop is not None
     init = linker.functions.get(f"{cls}.__init__")
     attrs = {f"{cls}.{attr}" for attr, _ in (init.init_attrs if init else ())}
-    if attrs & set(_refs(loop.sleep)) or (loop.tick and linker.canon(loop.tick.callee) in attrs):
+    if attrs & set(sym_refs(loop.sleep)) or (loop.tick and linker.canon(loop.tick.callee) in attrs):
         return True
     bases = {b for m in linker.modules for c, bs in m.classes if c == cls for b in bs}
     targets = {f"{cls}.run"} if any(b.endswith("Thread") for b in bases) else set()
@@ -56,13 +56,6 @@ def _periodic_class(linker: Linker, cls: str, func: FuncFact) -> bool:
         if s.target and s.target.startswith(f"{cls}.")
     }
     return any(linker.reach(t) == func for t in targets)
-
-
-def _refs(sym: tuple) -> list[str]:
-    """Every qualified name a symbolic value refers to."""
-    if len(sym) == 2 and sym[0] == "ref":
-        return [sym[1]]
-    return [r for part in sym if isinstance(part, tuple) for r in _refs(part)]
 
 
 def _bindings(linker: Linker, obj: ObjFact, cls: str) -> dict[str, Sym]:
