@@ -129,7 +129,7 @@ def generate_schedule(
                 subsequent_indent="    #     ",
                 break_on_hyphens=False,
             )
-        out += [f"    # {line}" for line in _entry(job, TASK_PREFIX + job.name)]
+        out += [f"    # {line[4:]}" for line in _entry(job, TASK_PREFIX + job.name)]
     out.append("}")
     out += [
         "",
