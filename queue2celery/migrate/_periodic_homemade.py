@@ -23,7 +23,7 @@ def homemade_jobs(linker: Linker, seen: set[tuple[str, int]]) -> list[PeriodicJo
     looping: dict[str, list[FuncFact]] = {}
     for func in list(linker.functions.values()):
         if func.cls and func.loop is not None and not func.loop.run_pending:
-            if _periodic_class(linker, func.cls, func):
+            if periodic_class(linker, func.cls, func):
                 looping.setdefault(func.cls, []).append(func)
     out: list[PeriodicJob] = []
     for facts in list(linker.modules):
@@ -37,7 +37,7 @@ def homemade_jobs(linker: Linker, seen: set[tuple[str, int]]) -> list[PeriodicJo
     return out
 
 
-def _periodic_class(linker: Linker, cls: str, func: FuncFact) -> bool:
+def periodic_class(linker: Linker, cls: str, func: FuncFact) -> bool:
     """A class whose loop is periodic work per instance: its interval or its function comes
     from the constructor, or the class starts the loop itself (``Thread.run``, a thread or
     task it starts). A server's main loop (``while not self.should_exit``) is neither."""
