@@ -3,11 +3,15 @@ handlers registered on legacy queues (with the module-level state they share) by
 ``rewrite`` turns the mapped sites into ``.delay()`` calls with libcst codemods, ``check``
 keeps CI from sliding back (codes in :data:`CHECK_CODES`: Q2C001 queue put, Q2C002
 BackgroundTasks.add_task, Q2C003 task manager add_task, Q2C900 a file that does not parse).
+``generate_schedule`` turns the periodic jobs scan finds into a Celery Beat schedule module;
+``rewrite`` then guards their legacy starts.
 Imports libcst and the standard library only."""
 
 from __future__ import annotations
 
+from ._periodic_model import PERIODIC_RISKS, PeriodicJob, Schedule, StartSite
 from ._risks import RISKS, Risk
+from .beat_schedule import GeneratedSchedule, generate_schedule
 from .check import check
 from .codemods import (
     CODEMODS,
@@ -33,23 +37,29 @@ from .scan import collect_files, scan
 __all__ = [
     "CHECK_CODES",
     "CODEMODS",
+    "PERIODIC_RISKS",
     "RISKS",
     "CheckResult",
     "FileChange",
     "FileError",
     "Finding",
+    "GeneratedSchedule",
     "HandlerSite",
     "MigrateConfig",
+    "PeriodicJob",
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",
     "ReplaceQueuePutCommand",
     "RewriteResult",
     "Risk",
     "ScanResult",
+    "Schedule",
     "Site",
+    "StartSite",
     "check",
     "collect_files",
     "find_pyproject",
+    "generate_schedule",
     "load_config",
     "proposed_tables",
     "rewrite",

@@ -7,27 +7,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from ._files import SourceFile, split_bom, too_deeply_nested
+from ._files import SourceFile, split_bom
 from ._parallel import Progress, parallel_map
 from ._periodic_collect import collect
 from ._periodic_facts import ModuleFacts
 from ._periodic_link import Linker
 from ._periodic_model import PeriodicJob
+from ._periodic_names import sym_refs
 from .results import FileError
 
 __all__ = ["find_periodic", "may_hold_periodic"]
 
-# Every shape sleeps, waits, or names a scheduling library: a file saying none of these
-# words cannot start periodic work (the settings modules intervals come from are read later,
-# on demand, for their constants only).
-_WORDS = re.compile(rb"sleep|schedul|add_job|repeat_every|\.wait\(|run_pending")
+# A file can define periodic work only with a loop that sleeps or waits, or a registration
+# with a scheduling library; anything else is skipped unparsed. Files that merely start a
+# loop defined elsewhere, or build a home-made periodic object, are found by name in a
+# second pass; the settings modules intervals come from are read on demand.
+_REGISTRATION = re.compile(
+    rb"add_job|scheduled_job|add_schedule|repeat_every|run_pending|every\(|\.do\("
+)
+_PAUSE = re.compile(rb"sleep|\.wait\(|wait_for\(")
+
 
 Job = tuple[str, str, str, bool]
 
 
 def may_hold_periodic(data: bytes) -> bool:
     """The cheap text pre-filter for periodic analysis."""
-    return _WORDS.search(data) is not None
+    if _REGISTRATION.search(data) is not None:
+        return True
+    return b"while" in data and _PAUSE.search(data) is not None
 
 
 def _facts_job(job: Job) -> ModuleFacts:
@@ -37,8 +45,6 @@ def _facts_job(job: Job) -> ModuleFacts:
             _, data = split_bom(handle.read())
         if not may_hold_periodic(data):
             return ModuleFacts(module, rel)
-        if too_deeply_nested(data) is not None:
-            return ModuleFacts(module, rel)  # scan's own pass reports the file
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)  # scan's own pass reports files that do not parse
@@ -51,8 +57,6 @@ def _facts_job_forced(job: Job) -> ModuleFacts:
     try:
         with open(path, "rb") as handle:
             _, data = split_bom(handle.read())
-        if too_deeply_nested(data) is not None:
-            return ModuleFacts(module, rel)
         return collect(data, module, is_package, rel)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
         return ModuleFacts(module, rel)
@@ -61,24 +65,74 @@ def _facts_job_forced(job: Job) -> ModuleFacts:
 
 
 def _loop_names(facts: Sequence[ModuleFacts]) -> set[str]:
-    """Short names of the functions and classes that loop, and of the functions calling
-    them (up to three calls away): the words a file starting one of them must say."""
-    funcs = [f for m in facts for f in m.functions]
-    looping = {f.fqn for f in funcs if f.loop is not None}
-    words = {name.rsplit(".", 1)[-1] for name in looping}
-    words |= {f.cls.rsplit(".", 1)[-1] for f in funcs if f.loop is not None and f.cls}
+    """Module-level functions that loop (or call one, up to three calls away) and that no
+    start seen so far reaches: a file starting one of them must say its name."""
+    funcs = {f.fqn: f for m in facts for f in m.functions}
+    frontier = {s.target for m in facts for s in m.starts if s.target}
+    reached: set[str] = set()
+    for _ in range(4):
+        reached |= frontier
+        frontier = {
+            c.callee for n in frontier if n in funcs for c in funcs[n].calls if c.callee
+        } - reached
+    looping = {n for n, f in funcs.items() if f.loop is not None and not f.loop.run_pending}
+    words: set[str] = set()
+    chain = {n for n in looping if funcs[n].cls is None and "<locals>" not in n} - reached
     for _ in range(3):
+        short = {n.rsplit(".", 1)[-1] for n in chain}
         callers = {
-            f.fqn
-            for f in funcs
-            if f.fqn not in looping
-            and any(c.callee and c.callee.rsplit(".", 1)[-1] in words for c in f.calls)
+            n
+            for n, f in funcs.items()
+            if n not in chain
+            and n not in reached
+            and f.cls is None
+            and "<locals>" not in n
+            and any(c.callee and c.callee.rsplit(".", 1)[-1] in short for c in f.calls)
         }
         if not callers:
             break
-        looping |= callers
-        words |= {name.rsplit(".", 1)[-1] for name in callers}
-    return {w for w in words if w.isidentifier() and not w.startswith("<")}
+        chain |= callers
+    words |= {n.rsplit(".", 1)[-1] for n in chain}
+    return {w for w in words if w.isidentifier()}
+
+
+def _periodic_classes(facts: Sequence[ModuleFacts]) -> set[str]:
+    """Short names of classes whose loop is periodic work per instance (the constructor
+    feeds it, it is a Thread's run, or the class starts it); see :mod:`._periodic_homemade`."""
+    funcs = [f for m in facts for f in m.functions]
+    bases = {c: b for m in facts for c, b in m.classes}
+    targets = {s.target for m in facts for s in m.starts if s.target}
+    inits = {
+        f.cls: {f"{f.cls}.{a}" for a, _ in f.init_attrs} for f in funcs if f.cls and f.init_attrs
+    }
+    out = set()
+    for f in funcs:
+        if not (f.cls and f.loop) or f.loop.run_pending:
+            continue
+        fed = inits.get(f.cls, set())
+        tick = f.loop.tick.callee if f.loop.tick else None
+        if (
+            fed & set(sym_refs(f.loop.sleep))
+            or tick in fed
+            or any(t.startswith(f"{f.cls}.") for t in targets)
+            or (f.fqn.endswith(".run") and any(b.endswith("Thread") for b in bases.get(f.cls, ())))
+        ):
+            out.add(f.cls.rsplit(".", 1)[-1])
+    return out
+
+
+def _instance_names(facts: Sequence[ModuleFacts]) -> set[str]:
+    """Module-level names of objects whose class loops, or of APScheduler schedulers."""
+    looping = _periodic_classes(facts)
+    out = set()
+    for m in facts:
+        for obj in m.objects:
+            if not obj.bound or not obj.cls or "<locals>" in obj.bound:
+                continue
+            name = obj.cls.rsplit(".", 1)[-1]
+            if name in looping or obj.cls.startswith("apscheduler."):
+                out.add(obj.bound.rsplit(".", 1)[-1])
+    return out
 
 
 def _mentions(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:
@@ -103,15 +157,25 @@ def find_periodic(
     by_module = {f.module: f for f in files if f.module}
     todo = [(str(f.path), f.rel, f.module, f.is_package) for f in files]
     facts = parallel_map(_facts_job, todo, jobs, progress, _crashed)
-    # Second pass: files that never say sleep but start a loop defined elsewhere, or build
-    # a home-made periodic object (``PeriodicTask(30, poll)`` in the module that uses it).
-    analysed = {f.rel for f in facts if f.functions or f.jobs or f.starts or f.objects}
-    words = _loop_names(facts)
-    if words:
-        pattern = re.compile(
-            rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in sorted(words)) + rb")\b"
-        )
+    # Later passes: files that never say sleep but start a loop defined elsewhere, build a
+    # home-made periodic object (``PeriodicTask(30, poll)``), or start or control one (the
+    # object's or the scheduler's name): two rounds at most.
+    analysed = {f.rel for f in facts if f.imports or f.functions or f.objects or f.jobs}
+    asked: set[str] = set()
+    for _ in range(2):
+        # A class is built (``Name(``), an object is used (``name.``), a function is named.
+        classes = _periodic_classes(facts)
+        words = {
+            *(f"{w}\\s*\\(" for w in classes),
+            *(f"{w}\\s*\\." for w in _instance_names(facts)),
+            *(f"{w}\\b" for w in _loop_names(facts) - classes),
+        } - asked
+        if not words:
+            break
+        asked |= words
+        pattern = re.compile(rb"\b(?:" + "|".join(sorted(words)).encode() + rb")")
         more = [f for f in files if f.rel not in analysed and _mentions(f, pattern)]
+        analysed |= {f.rel for f in more}
         facts += parallel_map(
             _facts_job_forced,
             [(str(f.path), f.rel, f.module, f.is_package) for f in more],

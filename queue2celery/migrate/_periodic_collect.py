@@ -21,11 +21,16 @@ from ._periodic_words import CALLABLE_STARTS, CONTROL, CORO_STARTS, IO_METHODS, 
 __all__ = ["collect"]
 
 
+_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Constant)
+
+
 class Collector(Registrations, LoopFacts):
     """Walks one module once and collects its :class:`ModuleFacts`."""
 
     # -- structure ----------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
+        if isinstance(node, _LEAVES):
+            return  # a third of all nodes, and nothing to learn from them
         if isinstance(node, ast.stmt):
             self.stmts.append(node)
             super().visit(node)
@@ -109,7 +114,7 @@ class Collector(Registrations, LoopFacts):
             (a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=False) if d
         ]
         fact_defaults = tuple((name, self._sym(value)) for name, value in defaults)
-        loop = self._loop(node)
+        loop = self._loop(func.loops, func.generator)
         self.n.params, self.n.locals, self.n.cls = saved
         if cls is not None and params and params[0] in ("self", "cls"):
             params = params[1:]
@@ -134,6 +139,18 @@ class Collector(Registrations, LoopFacts):
         )
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_While(self, node: ast.While) -> None:
+        if self.funcs:
+            self.funcs[-1].loops.append(node)
+        self.generic_visit(node)
+
+    def visit_Yield(self, node: ast.Yield) -> None:
+        if self.funcs:
+            self.funcs[-1].generator = True
+        self.generic_visit(node)
+
+    visit_YieldFrom = visit_Yield  # type: ignore[assignment]
 
     # -- module-level values -------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -208,7 +225,7 @@ class Collector(Registrations, LoopFacts):
         callee = self.n.fqn(func)
         if self.funcs:
             current = self.funcs[-1]
-            current.calls.append(self._callref(node))
+            current.calls.append(self._light_callref(node, callee, method))
             if method in loops.MUTATING and isinstance(func, ast.Attribute):
                 self._write(func.value, rebind=False)
             if (callee and callee.startswith(IO_PREFIXES)) or method in IO_METHODS:
@@ -237,8 +254,29 @@ class Collector(Registrations, LoopFacts):
                 self._job(node, method)
         self.generic_visit(node)
 
+    def visit_If(self, node: ast.If) -> None:
+        main = not self.funcs and _is_main_guard(node.test)
+        self.main_guard += main
+        self.generic_visit(node)
+        self.main_guard -= main
+
     def _start(self, node: ast.Call, callee: str | None, method: str | None) -> None:
         in_route = bool(self.funcs and self.funcs[-1].route)
+        if self.main_guard and not self.funcs and callee and isinstance(self.stmts[-1], ast.Expr):
+            # `if __name__ == "__main__": main()`: a worker script, its own process
+            ref = self._callref(node)
+            self.starts.append(
+                StartFact(
+                    "script",
+                    "__main__",
+                    callee,
+                    ref.args,
+                    ref.kwargs,
+                    self._stmt(),
+                    self._where(),
+                    False,
+                )
+            )
         if callee and (callee.endswith("Thread") or callee.endswith(".Process")):
             target = next((k.value for k in node.keywords if k.arg == "target"), None)
             if target is None and len(node.args) > 1:
@@ -310,8 +348,6 @@ class Collector(Registrations, LoopFacts):
                 self._stmt(),
                 self._where(),
                 id(node) in self.chained_start,
-                tuple(text(a) for a in node.args),
-                tuple((k.arg, text(k.value)) for k in node.keywords if k.arg),
             )
         )
 
@@ -350,6 +386,17 @@ class Collector(Registrations, LoopFacts):
             jobs=tuple(self.jobs),
             classes=tuple(sorted(self.classes.items())),
         )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
 
 
 def _defined(stmt: ast.stmt) -> list[str]:

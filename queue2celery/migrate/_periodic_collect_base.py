@@ -23,6 +23,8 @@ class _Func:
         self.io = False
         self.globals: set[str] = set()
         self.route = any(_is_route(d) for d in node.decorator_list)
+        self.loops: list[ast.While] = []  # its own while loops (not nested functions')
+        self.generator = False
 
 
 def _is_route(decorator: ast.expr) -> bool:
@@ -48,6 +50,7 @@ class CollectorBase(ast.NodeVisitor):
         self.constants: dict[str, Sym] = {}
         self.classes: dict[str, tuple[str, ...]] = {}
         self.awaited: set[int] = set()
+        self.main_guard = 0  # inside `if __name__ == "__main__":` at module level
         self.chained_start: set[int] = set()
         self.threads: list[tuple[StartFact, str | None]] = []
         self.imports_schedule = False
@@ -75,6 +78,11 @@ class CollectorBase(ast.NodeVisitor):
 
     def _sym(self, expr: ast.expr | None) -> Sym:
         return symbolize(expr, self.n)
+
+    def _light_callref(self, call: ast.Call, callee: str | None, method: str | None) -> CallRef:
+        """What the call graph needs of every call (no arguments, no text: those cost an
+        ``unparse`` per call, quadratic in nesting on generated code)."""
+        return CallRef(callee=callee, text="", awaited=id(call) in self.awaited, method=method)
 
     def _callref(self, call: ast.Call) -> CallRef:
         line, col = self._pos(call)

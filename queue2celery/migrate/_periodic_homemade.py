@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ._periodic_facts import FuncFact, ModuleFacts, ObjFact
 from ._periodic_model import PeriodicJob
-from ._periodic_names import Sym
+from ._periodic_names import Sym, sym_refs
 
 if TYPE_CHECKING:
     from ._periodic_link import Linker
@@ -21,9 +21,10 @@ _CONTROL = ("start", "stop", "cancel", "pause", "resume", "set", "shutdown")
 
 def homemade_jobs(linker: Linker, seen: set[tuple[str, int]]) -> list[PeriodicJob]:
     looping: dict[str, list[FuncFact]] = {}
-    for func in linker.functions.values():
+    for func in list(linker.functions.values()):
         if func.cls and func.loop is not None and not func.loop.run_pending:
-            looping.setdefault(func.cls, []).append(func)
+            if periodic_class(linker, func.cls, func):
+                looping.setdefault(func.cls, []).append(func)
     out: list[PeriodicJob] = []
     for facts in list(linker.modules):
         for obj in facts.objects:
@@ -34,6 +35,27 @@ def homemade_jobs(linker: Linker, seen: set[tuple[str, int]]) -> list[PeriodicJo
                     seen.add((func.fqn, job.line))
                     out.append(job)
     return out
+
+
+def periodic_class(linker: Linker, cls: str, func: FuncFact) -> bool:
+    """A class whose loop is periodic work per instance: its interval or its function comes
+    from the constructor, or the class starts the loop itself (``Thread.run``, a thread or
+    task it starts). A server's main loop (``while not self.should_exit``) is neither."""
+    loop = func.loop
+    assert loop is not None
+    init = linker.functions.get(f"{cls}.__init__")
+    attrs = {f"{cls}.{attr}" for attr, _ in (init.init_attrs if init else ())}
+    if attrs & set(sym_refs(loop.sleep)) or (loop.tick and linker.canon(loop.tick.callee) in attrs):
+        return True
+    bases = {b for m in linker.modules for c, bs in m.classes if c == cls for b in bs}
+    targets = {f"{cls}.run"} if any(b.endswith("Thread") for b in bases) else set()
+    targets |= {
+        s.target
+        for m in linker.modules
+        for s in m.starts
+        if s.target and s.target.startswith(f"{cls}.")
+    }
+    return any(linker.reach(t) == func for t in targets)
 
 
 def _bindings(linker: Linker, obj: ObjFact, cls: str) -> dict[str, Sym]:

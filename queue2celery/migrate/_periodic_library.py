@@ -70,6 +70,8 @@ def library_job(linker: Linker, facts: ModuleFacts, fact: JobFact) -> PeriodicJo
     elif fact.kind in ("add_job", "scheduled_job"):
         if not (fact.imports_library or cls.startswith("apscheduler.")):
             return None
+        if fact.receiver_text in ("self", "cls"):
+            return None  # a scheduler's own code (APScheduler's scheduled_job calls add_job)
         name, call_args, call_kwargs = fact.steps[-1]
         kw = dict(call_kwargs)
         position = 1 if fact.kind == "add_job" else 0

@@ -26,6 +26,7 @@ class Linker:
         self.objects: dict[str, str] = {}
         self._load = load
         self._asked: set[str] = set()
+        self._homemade: set[str] | None = None
         self.values = Values(constants, self.alias, self.objects, self._load_for)
         for facts in modules:
             self._add(facts)
@@ -89,6 +90,7 @@ class Linker:
     # -- loops started in a thread or a task ----------------------------------------------
     def _reach(self, target: str | None) -> tuple[FuncFact, int] | None:
         frontier = [self.canon(target)]
+        visited: set[str | None] = set(frontier)
         for depth in range(MAX_DEPTH + 1):
             following: list[str | None] = []
             for name in frontier:
@@ -97,9 +99,18 @@ class Linker:
                     continue
                 if func.loop is not None:
                     return func, depth
-                following.extend(self.canon(c.callee) for c in func.calls)
+                for call in func.calls:
+                    callee = self.canon(call.callee)
+                    if callee not in visited:
+                        visited.add(callee)
+                        following.append(callee)
             frontier = following
         return None
+
+    def reach(self, target: str | None) -> FuncFact | None:
+        """The looping function ``target`` reaches within three calls, or None."""
+        found = self._reach(target)
+        return found[0] if found else None
 
     def _loop_job(
         self, facts: ModuleFacts, start: StartFact, seen: set[tuple[str, int]]
@@ -110,8 +121,8 @@ class Linker:
         func, depth = found
         loop = func.loop
         assert loop is not None
-        if loop.run_pending or (func.cls is not None and func.cls in self.instantiated()):
-            return None  # a schedule runner; a class's loop: one job per instance
+        if loop.run_pending or (func.cls is not None and func.cls in self.homemade_classes()):
+            return None  # a schedule runner; a periodic class's loop: one job per instance
         if (func.fqn, loop.line) in seen:
             return None
         seen.add((func.fqn, loop.line))
@@ -124,7 +135,7 @@ class Linker:
         schedule = self.interval(loop, bind, review, notes)
         if depth:
             notes.append(f"the loop is in {func.fqn}, {depth} call(s) from the {start.kind} target")
-        kind = start.kind if start.kind in ("thread", "task") else "thread"
+        kind = start.kind if start.kind in ("thread", "task", "script") else "thread"
         if start.kind == "script":
             notes.append("started when the module runs as a script (its own process)")
         return self.job_from_loop(
@@ -320,9 +331,18 @@ class Linker:
         return StartSite(facts.rel, stmt.line, stmt.col, stmt.end_line, stmt.code)
 
     # -- home-made periodic classes ----------------------------------------------------
-    def instantiated(self) -> set[str]:
-        """Classes something builds an instance of."""
-        return {self.canon(o.cls) or "" for m in self.modules for o in m.objects if o.cls}
+    def homemade_classes(self) -> set[str]:
+        """Classes built somewhere whose loop is periodic work per instance."""
+        if self._homemade is None:
+            from ._periodic_homemade import periodic_class
+
+            built = {self.canon(o.cls) or "" for m in self.modules for o in m.objects if o.cls}
+            self._homemade = {
+                f.cls
+                for f in list(self.functions.values())
+                if f.cls in built and f.loop is not None and periodic_class(self, f.cls, f)
+            }
+        return self._homemade
 
     def _homemade_jobs(self, seen: set[tuple[str, int]]) -> list[PeriodicJob]:
         from ._periodic_homemade import homemade_jobs

@@ -15,14 +15,14 @@ __all__ = ["LoopFacts"]
 
 
 class LoopFacts(CollectorBase):
-    def _loop(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> LoopFact | None:
-        if loops.is_generator(node):
+    def _loop(self, whiles: list[ast.While], generator: bool) -> LoopFact | None:
+        """The first periodic loop among a function's own ``while`` loops."""
+        if generator:
             return None  # an SSE stream or any generator: it yields, it does not run jobs
-        for child in loops.own_nodes(node):
-            if isinstance(child, ast.While):
-                fact = self._loop_fact(child)
-                if fact is not None:
-                    return fact
+        for node in whiles:
+            fact = self._loop_fact(node)
+            if fact is not None:
+                return fact
         return None
 
     def _loop_fact(self, loop: ast.While) -> LoopFact | None:
@@ -59,6 +59,8 @@ class LoopFacts(CollectorBase):
                 continue
             if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
+            if _sets_test_name(stmt, loop.test):
+                return None  # `while not done: ...; done = check()`: waiting for something
             work.append(stmt)
         if sleep is False or sleep is True or not work:
             return None
@@ -88,3 +90,13 @@ class LoopFacts(CollectorBase):
             io,
             run_pending,
         )
+
+
+def _sets_test_name(stmt: ast.stmt, test: ast.expr) -> bool:
+    """Whether ``stmt`` assigns the name the loop's test reads (``while not result``)."""
+    if isinstance(test, ast.UnaryOp):
+        test = test.operand
+    if not isinstance(test, ast.Name) or not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return any(isinstance(t, ast.Name) and t.id == test.id for t in targets)

@@ -11,7 +11,7 @@ from ._risks import Risk
 __all__ = ["PERIODIC_RISKS", "CRON_FIELDS", "PeriodicJob", "Schedule", "StartSite"]
 
 #: How the legacy code starts a job (``started_by``).
-STARTERS = ("thread", "task", "schedule", "apscheduler", "homemade")
+STARTERS = ("thread", "task", "schedule", "apscheduler", "homemade", "script")
 
 #: Celery ``crontab`` fields, in its argument order.
 CRON_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")

@@ -156,6 +156,9 @@ def symbolize(expr: ExprNode, names: ModuleNames, depth: int = 0) -> Sym:
 
 
 def _text(expr: ast.AST) -> str:
+    lines = (getattr(expr, "end_lineno", None) or 0) - (getattr(expr, "lineno", None) or 0)
+    if lines > 20:
+        return "<expression>"  # a huge literal: unparsing it costs, and nobody reads it
     try:
         return ast.unparse(expr)
     except Exception:
@@ -165,3 +168,10 @@ def _text(expr: ast.AST) -> str:
 def text(expr: ast.AST) -> str:
     """Source text of ``expr`` for messages (normalised by ``ast.unparse``)."""
     return _text(expr)
+
+
+def sym_refs(sym: tuple[Any, ...]) -> list[str]:
+    """Every qualified name a symbolic value refers to."""
+    if len(sym) == 2 and sym[0] == "ref":
+        return [sym[1]]
+    return [r for part in sym if isinstance(part, tuple) for r in sym_refs(part)]

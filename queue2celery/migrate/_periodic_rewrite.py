@@ -27,12 +27,15 @@ def migrated_functions(files: Sequence[SourceFile], config: MigrateConfig) -> di
     marker = MARKER.encode()
     for f in files:
         try:
-            data = f.path.read_bytes()
+            with open(f.path, "rb") as handle:
+                head = handle.read(len(marker) + 3)  # the marker opens the file (or a BOM)
+                if marker not in head:
+                    continue
+                data = head + handle.read()
         except OSError:
             continue
-        if marker in data[:200]:
-            for entry, function in replaced_functions(data).items():
-                out.setdefault(function, f"{entry} ({f.module or f.rel})")
+        for entry, function in replaced_functions(data).items():
+            out.setdefault(function, f"{entry} ({f.module or f.rel})")
     return out
 
 

@@ -129,7 +129,7 @@ def generate_schedule(
                 subsequent_indent="    #     ",
                 break_on_hyphens=False,
             )
-        out += [f"    # {line}" for line in _entry(job, TASK_PREFIX + job.name)]
+        out += [f"    # {line[4:]}" for line in _entry(job, TASK_PREFIX + job.name)]
     out.append("}")
     out += [
         "",
@@ -314,7 +314,10 @@ def write_schedule(path: Path, source: str) -> None:
         except OSError as exc:
             raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".q2c-tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".q2c-tmp", dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -156,6 +156,19 @@ SHAPES = {
         """,
         ("thread", {"type": "interval", "seconds": 120}),
     ),
+    "worker_script": (
+        """
+        import time
+        def job(): ...
+        def main():
+            while True:
+                job()
+                time.sleep(15 * 60)
+        if __name__ == "__main__":
+            main()
+        """,
+        ("script", {"type": "interval", "seconds": 900}),
+    ),
     "schedule_every_hour_at": (
         """
         import schedule
@@ -309,6 +322,33 @@ SILENT = {
         sched = BackgroundScheduler()
         def job(): ...
         sched.add_job(job, "date", run_date="2030-01-01 00:00:00")
+        """,
+    "wait_until_a_condition_holds": """
+        import threading, time
+        def wait_ready(check):
+            ready = False
+            while not ready:
+                ready = check()
+                time.sleep(0.5)
+        threading.Thread(target=wait_ready, args=(probe,)).start()
+        """,
+    "a_servers_main_loop_is_not_a_job_per_instance": """
+        import asyncio
+        class Server:
+            def __init__(self, config):
+                self.config = config
+                self.should_exit = False
+            async def main_loop(self):
+                while not self.should_exit:
+                    await self.on_tick()
+                    await asyncio.sleep(0.1)
+        server = Server(config)
+        """,
+    "a_schedulers_own_add_job": """
+        from apscheduler.schedulers.base import BaseScheduler
+        class MyScheduler(BaseScheduler):
+            def every_minute(self, func):
+                self.add_job(func, "interval", minutes=1)
         """,
     "for_loop_with_sleep": """
         import threading, time

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from .background_task import ReplaceBackgroundTaskCommand
 from .manager_add_task import ReplaceManagerAddTaskCommand
+from .periodic_start import GuardPeriodicStartCommand
 from .queue_put import ReplaceQueuePutCommand
 
 CODEMODS = (ReplaceQueuePutCommand, ReplaceManagerAddTaskCommand, ReplaceBackgroundTaskCommand)
 
+# Not in CODEMODS: it is given the start sites a periodic scan found (see rewrite).
 __all__ = [
     "CODEMODS",
+    "GuardPeriodicStartCommand",
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",
     "ReplaceQueuePutCommand",
