@@ -270,7 +270,13 @@ class CompatQueue:
 
     # -- queue.Queue-style inspection -----------------------------------------------
     def qsize(self) -> int:
-        """Items waiting in process plus messages waiting in this app's Celery queues."""
+        """Items waiting in process plus messages waiting in this app's Celery queues.
+
+        On an adopted queue: the app's own queue only, as its consumers see it (a loop that
+        checks ``empty()`` before ``get_nowait()`` must not count Celery's share).
+        """
+        if self._adopted is not None:
+            return self.task_queue.qsize()
         return self.task_queue.qsize() + self.celery_qsize()
 
     def celery_qsize(self) -> int:
