@@ -81,7 +81,8 @@ class CompatQueue:
         self._adopted: AdoptedSend | None = None
         if isinstance(task_queue, AdoptedQueue):
             self._adopted = AdoptedSend(task_queue, app)
-            _register_in_worker(app, task_queue)
+            # Held here: the signal keeps only a weak reference, so it goes with this queue.
+            self._worker_init = _register_in_worker(app, task_queue)
         self.rollout = rollout if rollout is not None else Rollout.from_env()
         self.strict = strict if strict is not None else os.environ.get(STRICT_ENV_VAR) == "1"
         self.on_broker_error: OnBrokerError = on_broker_error
@@ -462,7 +463,7 @@ def _broker_client(url: str, timeout: float) -> redis.Redis | None:
     )
 
 
-def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> None:
+def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> Callable[..., None]:
     """Register again when a worker starts: handlers the app added after building the queue
     (a manager's register_handler calls in its __init__) become tasks before any message
     arrives, and before a prefork pool copies the registry into its children."""
@@ -472,4 +473,5 @@ def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> None:
         if getattr(sender, "app", app) is app:
             register_handlers(app, adopted)
 
-    signals.worker_init.connect(register, weak=False)
+    signals.worker_init.connect(register, weak=True)
+    return register
