@@ -17,11 +17,11 @@ from typing import Any, Literal
 import redis
 from celery import Celery
 
-from ..celery_tasks import register_handler, register_handlers
+from ..celery_tasks import register_handlers
 from ..errors import BrokerUnavailable, ConfigError, redact_url
 from ..legacy_queue import TaskQueue
 from ..legacy_queue.adopt import AdoptedQueue
-from ._adopted import AdoptedSend
+from ._adopted import AdoptedMethods, AdoptedSend
 from ._background import Background, CircuitBreaker, Job
 from ._handle import FINISHED
 from ._message import new_ids
@@ -42,7 +42,7 @@ _POLICIES = ("raise", "legacy", "spool")
 _MAX_TRACKED = 100_000
 
 
-class CompatQueue:
+class CompatQueue(AdoptedMethods):
     """A legacy ``TaskQueue`` twin whose puts go to Celery or stay in process per the rollout.
 
     Building it registers every handler of ``task_queue`` as a Celery task of the same
@@ -162,75 +162,6 @@ class CompatQueue:
     def put_nowait(self, item: Any, *, priority: int = 0, task_id: str | None = None) -> Any:
         return self.put(item, block=False, priority=priority, task_id=task_id)
 
-    def _route_adopted(self, entry: Any, task_id: str) -> tuple[str, Any, Any] | None:
-        """``(task name, item, priority)`` to send, or None when the entry stays in process."""
-        assert self._adopted is not None
-        priority, item, sentinel = self._adopted.split(entry)
-        if sentinel:
-            return None  # the stop signal is for the app's own consumers only
-        handler = self.task_queue.handler_for(item)
-        name = handler.name
-        if name not in self.tasks:
-            # A handler the app registered after the queue was built.
-            self.tasks[name] = register_handler(
-                self.app, handler, decode=self._adopted.adopted.decode
-            )
-        key = self.key(item) if self.key is not None else task_id
-        if self.rollout.backend_for(name, key, self._overrides) == "legacy":
-            self.count(name, "legacy")
-            return None
-        return name, item, priority
-
-    def _send_adopted(self, entry: Any, task_id: str, name: str, item: Any, priority: Any) -> Any:
-        assert self._adopted is not None
-        adopted = self._adopted.adopted
-        wire = self._adopted.encoder.encode(item)
-        # on_broker_error='legacy' puts the entry the app put, not its encoded item.
-        adopted.hold(task_id, entry)
-        try:
-            celery_priority = self._adopted.celery_priority(priority)
-            return self.sender.send([(name, wire, task_id, celery_priority)])[0]
-        finally:
-            adopted.release(task_id)
-
-    def _put_adopted(self, entry: Any, block: bool, timeout: float | None, task_id: str) -> Any:
-        routed = self._route_adopted(entry, task_id)
-        if routed is None:
-            adopted = self._adopted.adopted if self._adopted is not None else None
-            assert adopted is not None
-            if adopted.is_async:
-                return adopted.queue.put_nowait(entry)
-            return adopted.queue.put(entry, block, timeout)
-        return self._send_adopted(entry, task_id, *routed)
-
-    async def _aput_adopted(self, entry: Any, task_id: str) -> Any:
-        routed = self._route_adopted(entry, task_id)
-        if routed is None:
-            assert self._adopted is not None
-            return await self._adopted.adopted.queue.put(entry)
-        # Sent on the loop: the fast path takes tens of microseconds, and a broker that does
-        # not answer costs at most broker_timeout once before the breaker opens.
-        return self._send_adopted(entry, task_id, *routed)
-
-    # -- the adopted queue's consumer side (the app's own threads or tasks) -----------
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        """The adopted queue's own ``get`` (its consumers drain the legacy share)."""
-        return self._adopted_queue("get").get(*args, **kwargs)
-
-    def get_nowait(self) -> Any:
-        return self._adopted_queue("get_nowait").get_nowait()
-
-    def task_done(self) -> None:
-        self._adopted_queue("task_done").task_done()
-
-    def _adopted_queue(self, method: str) -> AdoptedQueue:
-        if self._adopted is None:
-            raise ConfigError(
-                f"CompatQueue.{method}() is for adopted queues (adopt(queue.Queue(), ...)); a "
-                "TaskQueue runs its items in its own worker threads"
-            )
-        return self._adopted.adopted
-
     async def aput(
         self,
         item: Any,
@@ -309,13 +240,6 @@ class CompatQueue:
         self.task_queue.join()
         self._join_celery(timeout)
         return None
-
-    async def _ajoin(self, timeout: float | None) -> None:
-        waiting = self.task_queue.join()
-        if waiting is not None:
-            await waiting
-        call = functools.partial(self._join_celery, timeout)
-        await asyncio.get_running_loop().run_in_executor(None, call)
 
     def _join_celery(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
