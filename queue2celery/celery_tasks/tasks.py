@@ -102,9 +102,7 @@ def register_handler(
     return task
 
 
-def register_handlers(
-    app: Celery, task_queue: TaskQueue | AdoptedQueue
-) -> dict[str, HandlerTask]:
+def register_handlers(app: Celery, task_queue: TaskQueue | AdoptedQueue) -> dict[str, HandlerTask]:
     """One Celery task per handler of ``task_queue``, named exactly like the handler.
 
     The item travels as the task's one positional argument: ``task.apply_async(args=[item])``.

@@ -16,11 +16,11 @@ from typing import Any, Literal, NamedTuple
 import redis
 from celery import Celery
 
-from ..celery_tasks import register_handler, register_handlers
+from ..celery_tasks import register_handlers
 from ..errors import BrokerUnavailable, ConfigError, redact_url
 from ..legacy_queue import TaskQueue
 from ..legacy_queue.adopt import AdoptedQueue
-from ._adopted import AdoptedSend
+from ._adopted import AdoptedMethods, AdoptedSend
 from ._background import Background, CircuitBreaker, Job
 from ._handle import FINISHED
 from ._ledger import DEFAULT_MAX_PAYLOAD_BYTES, Ledger, SendPolicy
@@ -49,7 +49,7 @@ class Routed(NamedTuple):
     task_id: str
 
 
-class CompatQueue:
+class CompatQueue(AdoptedMethods):
     """A legacy ``TaskQueue`` twin whose puts go to Celery or stay in process per the rollout.
 
     Building it registers every handler of ``task_queue`` as a Celery task of the same
@@ -93,7 +93,8 @@ class CompatQueue:
         self._adopted: AdoptedSend | None = None
         if isinstance(task_queue, AdoptedQueue):
             self._adopted = AdoptedSend(task_queue, app)
-            _register_in_worker(app, task_queue)
+            # Held here: the signal keeps only a weak reference, so it goes with this queue.
+            self._worker_init = _register_in_worker(app, task_queue)
         self.rollout = rollout if rollout is not None else Rollout.from_env()
         self.strict = strict if strict is not None else os.environ.get(STRICT_ENV_VAR) == "1"
         self.on_broker_error: OnBrokerError = on_broker_error
@@ -191,75 +192,6 @@ class CompatQueue:
     def put_nowait(self, item: Any, *, priority: int = 0, task_id: str | None = None) -> Any:
         return self.put(item, block=False, priority=priority, task_id=task_id)
 
-    def _route_adopted(self, entry: Any, task_id: str) -> tuple[str, Any, Any] | None:
-        """``(task name, item, priority)`` to send, or None when the entry stays in process."""
-        assert self._adopted is not None
-        priority, item, sentinel = self._adopted.split(entry)
-        if sentinel:
-            return None  # the stop signal is for the app's own consumers only
-        handler = self.task_queue.handler_for(item)
-        name = handler.name
-        if name not in self.tasks:
-            # A handler the app registered after the queue was built.
-            self.tasks[name] = register_handler(
-                self.app, handler, decode=self._adopted.adopted.decode
-            )
-        key = self.key(item) if self.key is not None else task_id
-        if self.rollout.backend_for(name, key, self._overrides) == "legacy":
-            self.ledger.count(name, "legacy")
-            return None
-        return name, item, priority
-
-    def _send_adopted(self, entry: Any, task_id: str, name: str, item: Any, priority: Any) -> Any:
-        assert self._adopted is not None
-        adopted = self._adopted.adopted
-        wire = self._adopted.encoder.encode(item)
-        # on_broker_error='legacy' puts the entry the app put, not its encoded item.
-        adopted.hold(task_id, entry)
-        try:
-            celery_priority = self._adopted.celery_priority(priority)
-            return self.sender.send([Item(name, wire, task_id, celery_priority)])[0]
-        finally:
-            adopted.release(task_id)
-
-    def _put_adopted(self, entry: Any, block: bool, timeout: float | None, task_id: str) -> Any:
-        routed = self._route_adopted(entry, task_id)
-        if routed is None:
-            adopted = self._adopted.adopted if self._adopted is not None else None
-            assert adopted is not None
-            if adopted.is_async:
-                return adopted.queue.put_nowait(entry)
-            return adopted.queue.put(entry, block, timeout)
-        return self._send_adopted(entry, task_id, *routed)
-
-    async def _aput_adopted(self, entry: Any, task_id: str) -> Any:
-        routed = self._route_adopted(entry, task_id)
-        if routed is None:
-            assert self._adopted is not None
-            return await self._adopted.adopted.queue.put(entry)
-        # Sent on the loop: the fast path takes tens of microseconds, and a broker that does
-        # not answer costs at most broker_timeout once before the breaker opens.
-        return self._send_adopted(entry, task_id, *routed)
-
-    # -- the adopted queue's consumer side (the app's own threads or tasks) -----------
-    def get(self, *args: Any, **kwargs: Any) -> Any:
-        """The adopted queue's own ``get`` (its consumers drain the legacy share)."""
-        return self._adopted_queue("get").get(*args, **kwargs)
-
-    def get_nowait(self) -> Any:
-        return self._adopted_queue("get_nowait").get_nowait()
-
-    def task_done(self) -> None:
-        self._adopted_queue("task_done").task_done()
-
-    def _adopted_queue(self, method: str) -> AdoptedQueue:
-        if self._adopted is None:
-            raise ConfigError(
-                f"CompatQueue.{method}() is for adopted queues (adopt(queue.Queue(), ...)); a "
-                "TaskQueue runs its items in its own worker threads"
-            )
-        return self._adopted.adopted
-
     async def aput(
         self,
         item: Any,
@@ -302,7 +234,13 @@ class CompatQueue:
 
     # -- queue.Queue-style inspection -----------------------------------------------
     def qsize(self) -> int:
-        """Items waiting in process plus messages waiting in this app's Celery queues."""
+        """Items waiting in process plus messages waiting in this app's Celery queues.
+
+        On an adopted queue: the app's own queue only, as its consumers see it (a loop that
+        checks ``empty()`` before ``get_nowait()`` must not count Celery's share).
+        """
+        if self._adopted is not None:
+            return self.task_queue.qsize()
         return self.task_queue.qsize() + self.celery_qsize()
 
     def celery_qsize(self) -> int:
@@ -337,13 +275,6 @@ class CompatQueue:
         self.task_queue.join()
         self._join_celery(timeout)
         return None
-
-    async def _ajoin(self, timeout: float | None) -> None:
-        waiting = self.task_queue.join()
-        if waiting is not None:
-            await waiting
-        call = functools.partial(self._join_celery, timeout)
-        await asyncio.get_running_loop().run_in_executor(None, call)
 
     def _join_celery(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -481,7 +412,7 @@ def _broker_client(url: str, timeout: float) -> redis.Redis | None:
     )
 
 
-def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> None:
+def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> Callable[..., None]:
     """Register again when a worker starts: handlers the app added after building the queue
     (a manager's register_handler calls in its __init__) become tasks before any message
     arrives, and before a prefork pool copies the registry into its children."""
@@ -491,4 +422,5 @@ def _register_in_worker(app: Celery, adopted: AdoptedQueue) -> None:
         if getattr(sender, "app", app) is app:
             register_handlers(app, adopted)
 
-    signals.worker_init.connect(register, weak=False)
+    signals.worker_init.connect(register, weak=True)
+    return register

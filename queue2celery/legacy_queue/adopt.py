@@ -290,12 +290,13 @@ def adopt(
     ``entry(e)`` splits a priority queue's entry into ``(priority, item)``; ``sentinel`` is
     the stop item, never sent; ``types`` lists the classes that may cross the broker.
     """
+    if hasattr(queue, "handler_for") and hasattr(queue, "handlers"):
+        # A TaskQueue, an adopted queue or a CompatQueue: wrapping it again would send twice.
+        raise ConfigError(
+            f"adopt({type(queue).__name__}): this already is a task queue; pass it to "
+            "CompatQueue/register_handlers directly"
+        )
     if not _is_queue(queue):
-        if hasattr(queue, "handler_for") and hasattr(queue, "handlers"):
-            raise ConfigError(
-                f"adopt({type(queue).__name__}): this already is a task queue; pass it to "
-                "CompatQueue/register_handlers directly"
-            )
         raise ConfigError(
             f"adopt({queue!r:.80}): expected {_KNOWN}, got {type(queue).__name__}; pass the "
             "queue object the app's consumers read"

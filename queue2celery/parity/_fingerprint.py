@@ -156,9 +156,7 @@ def first_difference(legacy: Fp, celery: Fp, path: str = "payload") -> Differenc
     return next(_differences(legacy, celery, path), None)
 
 
-def differences(
-    legacy: Fp, celery: Fp, path: str = "payload", limit: int = 50
-) -> list[Difference]:
+def differences(legacy: Fp, celery: Fp, path: str = "payload", limit: int = 50) -> list[Difference]:
     """Every difference (up to ``limit``) in depth-first order: one per differing key."""
     found: list[Difference] = []
     for diff in _differences(legacy, celery, path):

@@ -112,9 +112,7 @@ def _table(rows: list[list[str]], style: Style, width: int | None = None) -> lis
     return lines
 
 
-def render_text(
-    report: ParityReport, style: Style | None = None, width: int | None = None
-) -> str:
+def render_text(report: ParityReport, style: Style | None = None, width: int | None = None) -> str:
     """The readable table; ``style`` colors it (the CLI passes click.style on a terminal).
 
     ``width`` fits every line to that many columns (details wrap, values are shortened in

@@ -260,9 +260,7 @@ def test_an_adopted_queues_tasks_rebuild_its_listed_classes() -> None:
 
     received: list[object] = []
     app = make_celery_app("unit", broker_url="memory://", result_backend="cache+memory://")
-    adopted = adopt(
-        stdlib_queue.Queue(), run=received.append, types=[_Clip], name="clips.process"
-    )
+    adopted = adopt(stdlib_queue.Queue(), run=received.append, types=[_Clip], name="clips.process")
     tasks = register_handlers(app, adopted)
     tasks["clips.process"]({"__q2c__": f"{__name__}:_Clip", "path": "/a.mp4"})
     assert received == [_Clip("/a.mp4")]

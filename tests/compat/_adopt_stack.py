@@ -121,6 +121,22 @@ class TaskManager:
 
 
 manager = TaskManager()
+
+# Handlers registered after the queue is built (plugins, a registry filled at import).
+LATE = {{}}
+late_queue = CompatQueue(
+    adopt(queue.Queue(), handlers=LATE, route=lambda job: job["type"], name=NAME + ".late"),
+    app,
+    rollout=Rollout.all_celery(),
+    namespace=NAME,
+)
+
+
+def ping(job):
+    return "pong " + job["who"]
+
+
+LATE["ping"] = ping
 '''
 
 
@@ -165,6 +181,7 @@ def adopt_project(url: str, directory: Path) -> Iterator[AdoptStack]:
         stack.callback(module.app.close)
         stack.callback(module.job_queue.close)
         stack.callback(module.manager.queue.close)
+        stack.callback(module.late_queue.close)
         proc = start_worker(
             f"{module_name}:app", cwd=directory, env={"REDIS_URL": url}, queues=[name]
         )

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kombu.serialization import dumps, loads
 from pydantic import BaseModel
 
@@ -157,3 +159,21 @@ def test_plain_payloads_pass_through_untouched() -> None:
     item = {"a": [1, 2], "b": "c"}
     assert encoder.encode(item) == item
     assert TypeTable([]).decode({"__q2c__": "x"}) == {"__q2c__": "x"}
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(value=_JSONISH, name=st.text(max_size=10), color=st.sampled_from(list(Color)))
+def test_any_json_value_inside_listed_objects_comes_back_equal(
+    value: Any, name: str, color: Color
+) -> None:
+    item = {"holder": Holder([value, Owner(name)]), "color": color, "point": Point(1, 2)}
+    assert _roundtrip(item) == item

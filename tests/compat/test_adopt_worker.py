@@ -154,3 +154,10 @@ def test_a_message_naming_a_class_not_in_types_is_refused_and_nothing_is_importe
     assert status["error"]["type"] == "PayloadError"
     assert "not in this queue's types" in status["error"]["message"]
     assert stack.notes("evil") == []
+
+
+def test_a_handler_registered_after_the_queue_was_built_is_a_task_in_the_worker(
+    stack: AdoptStack,
+) -> None:
+    handle = stack.module.late_queue.put({"type": "ping", "who": "小明"})
+    assert handle is not None and _done(handle, stack)["result"] == "pong 小明"

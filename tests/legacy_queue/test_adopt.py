@@ -130,3 +130,12 @@ def test_a_class_from_the_running_script_cannot_be_a_type() -> None:
     Script.__qualname__ = "Script"
     with pytest.raises(ConfigError, match="__main__"):
         adopt(queue.Queue(), run=run_job, types=[Script])
+
+
+def test_adopting_a_task_queue_or_an_adopted_queue_again_is_a_config_error() -> None:
+    from queue2celery.legacy_queue import TaskQueue
+
+    once = adopt(queue.Queue(), run=run_job)
+    for already in (once, TaskQueue()):
+        with pytest.raises(ConfigError, match="already is a task queue"):
+            adopt(already, run=run_job)
