@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from ._files import SourceFile, split_bom
 from ._parallel import Progress, parallel_map
 from ._periodic_collect import collect
-from ._periodic_facts import ModuleFacts
+from ._periodic_facts import JobFact, ModuleFacts
+from ._periodic_homemade import homemade_jobs, periodic_class
+from ._periodic_library import library_job
 from ._periodic_link import Linker
 from ._periodic_model import PeriodicJob
 from ._periodic_names import sym_refs
@@ -29,6 +31,26 @@ _PAUSE = re.compile(rb"sleep|\.wait\(|wait_for\(")
 
 
 Job = tuple[str, str, str, bool]
+
+
+class PeriodicLinker(Linker):
+    """The linker with its hooks: home-made periodic classes and the scheduling libraries."""
+
+    def homemade_classes(self) -> set[str]:
+        if self._homemade is None:
+            built = {self.canon(o.cls) or "" for m in self.modules for o in m.objects if o.cls}
+            self._homemade = {
+                f.cls
+                for f in list(self.functions.values())
+                if f.cls in built and f.loop is not None and periodic_class(self, f.cls, f)
+            }
+        return self._homemade
+
+    def _homemade_jobs(self, seen: set[tuple[str, int]]) -> list[PeriodicJob]:
+        return homemade_jobs(self, seen)
+
+    def _library_job(self, facts: ModuleFacts, fact: JobFact) -> PeriodicJob | None:
+        return library_job(self, facts, fact)
 
 
 def may_hold_periodic(data: bytes) -> bool:
@@ -196,7 +218,7 @@ def find_periodic(
         except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
             return None
 
-    linker = Linker((f for f in facts if f.functions or f.jobs or f.starts), load)
+    linker = PeriodicLinker((f for f in facts if f.functions or f.jobs or f.starts), load)
     return linker.jobs(mapping or {}), errors
 
 

@@ -330,31 +330,18 @@ class Linker:
     def site(self, facts: ModuleFacts, stmt: Stmt) -> StartSite:
         return StartSite(facts.rel, stmt.line, stmt.col, stmt.end_line, stmt.code)
 
-    # -- home-made periodic classes ----------------------------------------------------
+    # -- hooks: home-made classes and the scheduling libraries -------------------------
+    # Defined by PeriodicLinker (in _periodic), which imports the modules that use this one:
+    # so neither of them imports the other back.
     def homemade_classes(self) -> set[str]:
         """Classes built somewhere whose loop is periodic work per instance."""
-        if self._homemade is None:
-            from ._periodic_homemade import periodic_class
-
-            built = {self.canon(o.cls) or "" for m in self.modules for o in m.objects if o.cls}
-            self._homemade = {
-                f.cls
-                for f in list(self.functions.values())
-                if f.cls in built and f.loop is not None and periodic_class(self, f.cls, f)
-            }
-        return self._homemade
+        raise NotImplementedError
 
     def _homemade_jobs(self, seen: set[tuple[str, int]]) -> list[PeriodicJob]:
-        from ._periodic_homemade import homemade_jobs
+        raise NotImplementedError
 
-        return homemade_jobs(self, seen)
-
-    # -- schedule library, APScheduler, repeat_every -------------------------------------
     def _library_job(self, facts: ModuleFacts, fact: JobFact) -> PeriodicJob | None:
-        from ._periodic_library import library_job
-
-        return library_job(self, facts, fact)
-
+        raise NotImplementedError
 
 def _replace(job: PeriodicJob, **changes: object) -> PeriodicJob:
     from dataclasses import replace
