@@ -69,9 +69,16 @@ def test_scan_json_is_documented(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "from app.q import task_queue\n\n\ndef go():\n    task_queue.put((1, 2))\n", "utf-8"
     )
     (tmp_path / "app" / "broken.py").write_text("task_queue.put(1,\n", "utf-8")
+    (tmp_path / "app" / "cleanup.py").write_text(
+        "import threading\nimport time\n\n\ndef purge():\n    pass\n\n\n"
+        "def loop():\n    while True:\n        purge()\n        time.sleep(60)\n\n\n"
+        "def start():\n    threading.Thread(target=loop, daemon=True).start()\n",
+        "utf-8",
+    )
     main(["scan", str(tmp_path), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert document["sites"] and document["handlers"] and document["errors"]
+    assert document["periodic"]
     section = _section("scan")
     documented = _documented_keys(section) | _inline_keys(section)
     assert _emitted_keys(document) == documented
