@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from ._files import SourceFile, split_bom
+from ._files import SourceFile, Unreadable, split_bom
 from ._parallel import Progress, parallel_map
 from ._periodic_collect import collect
 from ._periodic_facts import JobFact, ModuleFacts
@@ -176,6 +176,8 @@ def find_periodic(
     progress: Progress | None = None,
 ) -> tuple[list[PeriodicJob], list[FileError]]:
     """Every periodic job in ``files`` (``mapping``: function -> an existing Celery task)."""
+    # A FIFO, socket or device named *.py is never opened (scan's own pass lists it).
+    files = [f for f in files if not isinstance(f.path, Unreadable)]
     by_module = {f.module: f for f in files if f.module}
     todo = [(str(f.path), f.rel, f.module, f.is_package) for f in files]
     facts = parallel_map(_facts_job, todo, jobs, progress, _crashed)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from ._files import SourceFile, split_bom, too_deeply_nested
+from ._files import SourceFile, Unreadable, split_bom, too_deeply_nested
 from ._periodic import find_periodic
 from ._periodic_model import PeriodicJob
 from .beat_schedule import MARKER, replaced_functions
@@ -26,6 +26,8 @@ def migrated_functions(files: Sequence[SourceFile], config: MigrateConfig) -> di
     out = {fn: task for fn, task in config.periodic.items()}
     marker = MARKER.encode()
     for f in files:
+        if isinstance(f.path, Unreadable):
+            continue  # never opened: scan lists it under errors
         try:
             with open(f.path, "rb") as handle:
                 head = handle.read(len(marker) + 3)  # the marker opens the file (or a BOM)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._files import SourceFile, split_bom
+from .._files import SourceFile, Unreadable, split_bom
 from ..scan import collect_files
 
 __all__ = ["CeleryApp", "ExistingTask", "Module", "Project", "load_project"]
@@ -202,6 +202,8 @@ def load_project(root: Path) -> Project:
 
 
 def _parse(source: SourceFile, project: Project) -> Module | None:
+    if isinstance(source.path, Unreadable):
+        return None  # a FIFO or device named *.py: never opened, scan lists it
     try:
         with open(source.path, "rb") as handle:
             _, data = split_bom(handle.read())

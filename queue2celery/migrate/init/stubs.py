@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._files import Unreadable
 from ..results import CHECK_CODES, Finding
 from ..scan import collect_files
 from ._render import STUB_MARK
@@ -19,7 +20,7 @@ def stub_findings(path: Path) -> list[Finding]:
     """One finding per stub mark left in a Python file under ``path``."""
     findings = []
     for source in collect_files(path):
-        if not source.path.is_file():
+        if isinstance(source.path, Unreadable) or not source.path.is_file():
             continue  # a FIFO or device named *.py is never opened
         try:
             with open(source.path, "rb") as handle:
