@@ -40,8 +40,29 @@ _APP_OPTION = click.option(
     "app_spec",
     metavar="MODULE[:ATTR]",
     default=None,
-    help="Also accept the tasks this Celery app registers as known task names.",
+    help="Also accept the tasks this Celery app registers as known task names, and use "
+    "its global_keyprefix.",
 )
+
+
+_PREFIX_OPTION = click.option(
+    "--key-prefix",
+    "key_prefix",
+    default=None,
+    metavar="PREFIX",
+    help="The app's global_keyprefix (broker_transport_options), if it sets one; "
+    "with -A it is read from the app.",
+)
+
+
+def _key_prefix(explicit: str | None, app_spec: str | None) -> str:
+    """The prefix every rollout key starts with: as given, else the -A app's, else none."""
+    if explicit is not None or app_spec is None:
+        return explicit or ""
+    from ..doctor import load_app
+
+    options = load_app(app_spec).conf.broker_transport_options or {}
+    return str(options.get("global_keyprefix") or "")
 
 
 def _app_tasks(app_spec: str | None) -> list[str]:
@@ -67,6 +88,7 @@ def rollout_group() -> None:
 @_REDIS_URL_OPTION
 @_NAMESPACE_OPTION
 @_APP_OPTION
+@_PREFIX_OPTION
 @click.option("--force", is_flag=True, help="Set it even if no process knows TASK yet.")
 def rollout_set_command(
     task: str,
@@ -74,6 +96,7 @@ def rollout_set_command(
     redis_url: str | None,
     namespace: str,
     app_spec: str | None,
+    key_prefix: str | None,
     force: bool,
 ) -> None:
     """Send PERCENTAGE (0-100, legacy, celery) of TASK's puts to Celery.
@@ -97,6 +120,7 @@ def rollout_set_command(
             namespace=namespace,
             app_tasks=_app_tasks(app_spec) if not force else (),
             force=force,
+            prefix=_key_prefix(key_prefix, app_spec),
         )
     except ConfigError as exc:
         _compat_fail(exc, 2)
@@ -113,8 +137,14 @@ def rollout_set_command(
 @_REDIS_URL_OPTION
 @_NAMESPACE_OPTION
 @_APP_OPTION
+@_PREFIX_OPTION
 def rollout_clear_command(
-    task: str | None, counts: bool, redis_url: str | None, namespace: str, app_spec: str | None
+    task: str | None,
+    counts: bool,
+    redis_url: str | None,
+    namespace: str,
+    app_spec: str | None,
+    key_prefix: str | None,
 ) -> None:
     """Remove TASK's override (every override without TASK): the configured value applies.
 
@@ -131,6 +161,7 @@ def rollout_clear_command(
             namespace=namespace,
             counts=counts,
             app_tasks=_app_tasks(app_spec) if task else (),
+            prefix=_key_prefix(key_prefix, app_spec),
         )
     except ConfigError as exc:
         _compat_fail(exc, 2)
@@ -144,8 +175,16 @@ def rollout_clear_command(
 @rollout_group.command("show")
 @_REDIS_URL_OPTION
 @_NAMESPACE_OPTION
+@_APP_OPTION
+@_PREFIX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def rollout_show_command(redis_url: str | None, namespace: str, as_json: bool) -> None:
+def rollout_show_command(
+    redis_url: str | None,
+    namespace: str,
+    app_spec: str | None,
+    key_prefix: str | None,
+    as_json: bool,
+) -> None:
     """Per task: the configured share, the override, and puts counted each way."""
     import json
 
@@ -153,7 +192,11 @@ def rollout_show_command(redis_url: str | None, namespace: str, as_json: bool) -
     from ..errors import BrokerUnavailable, ConfigError
 
     try:
-        report = rollout_show(_compat_redis_url(redis_url), namespace=namespace)
+        report = rollout_show(
+            _compat_redis_url(redis_url),
+            namespace=namespace,
+            prefix=_key_prefix(key_prefix, app_spec),
+        )
     except (BrokerUnavailable, ConfigError) as exc:
         _compat_fail(exc)
         return

@@ -106,7 +106,10 @@ class CompatQueue(AdoptedMethods):
         self.redacted_broker_url = redact_url(self.broker_url)
         self.max_payload_bytes = max_payload_bytes
         self.client = _broker_client(self.broker_url, broker_timeout)
-        self.store = RolloutStore(self.client, namespace) if self.client is not None else None
+        prefix = str((app.conf.broker_transport_options or {}).get("global_keyprefix") or "")
+        self.store = (
+            RolloutStore(self.client, namespace, prefix) if self.client is not None else None
+        )
         spool: Spool | None = None
         if on_broker_error == "spool":
             spool = Spool(spool_path) if spool_path is not None else Spool.from_env()

@@ -95,6 +95,7 @@ def rollout_set(
     namespace: str = DEFAULT_NAMESPACE,
     app_tasks: Iterable[str] = (),
     force: bool = False,
+    prefix: str = "",
 ) -> float:
     """Override ``task``'s share (``'*'``: every task, and drop per-task overrides).
 
@@ -105,7 +106,7 @@ def rollout_set(
     pct = parse_percentage(percentage, what="rollout set")
 
     def set_override(client: redis.Redis) -> None:
-        store = RolloutStore(client, namespace)
+        store = RolloutStore(client, namespace, prefix)
         if not force:
             _check_task_name(store, task, app_tasks, command="set", force_hint=True)
         store.set_override(task, pct)
@@ -121,12 +122,13 @@ def rollout_clear(
     namespace: str = DEFAULT_NAMESPACE,
     counts: bool = False,
     app_tasks: Iterable[str] = (),
+    prefix: str = "",
 ) -> None:
     """Drop the override of ``task`` (all overrides when None); ``counts`` resets counters.
     An unknown ``task`` is a ConfigError."""
 
     def clear(client: redis.Redis) -> None:
-        store = RolloutStore(client, namespace)
+        store = RolloutStore(client, namespace, prefix)
         if task is not None:
             _check_task_name(store, task, app_tasks, command="clear", force_hint=False)
         store.clear(None if task in (None, ALL_TASKS) else task)
@@ -141,12 +143,13 @@ def rollout_show(
     *,
     namespace: str = DEFAULT_NAMESPACE,
     environ: dict[str, str] | None = None,
+    prefix: str = "",
 ) -> RolloutReport:
     env = os.environ if environ is None else environ
     spec = env.get("Q2C_ROLLOUT") or None
     if spec is not None:
         Rollout.parse(spec)  # a typo here should be reported, not shown as if valid
-    rows = _call(redis_url, lambda c: RolloutStore(c, namespace).rows())
+    rows = _call(redis_url, lambda c: RolloutStore(c, namespace, prefix).rows())
     return RolloutReport(namespace=namespace, local_spec=spec, rows=rows)
 
 

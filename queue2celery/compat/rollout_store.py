@@ -1,6 +1,7 @@
 """The live rollout override and the per-task put counters, kept in Redis.
 
-Keys (``ns`` is the namespace, ``q2c`` by default):
+Keys (``ns`` is the namespace, ``q2c`` by default; each also starts with the app's
+``global_keyprefix`` when it has one, like every key the toolkit writes):
 
 * ``ns:rollout`` - hash, task name (or ``*``) -> percentage: the override;
 * ``ns:rollout:configured`` - hash, task name -> what running processes were configured with;
@@ -48,14 +49,19 @@ def _text(value: Any) -> str:
 class RolloutStore:
     """Reads and writes the override and counters under one namespace."""
 
-    def __init__(self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def __init__(
+        self, client: redis.Redis, namespace: str = DEFAULT_NAMESPACE, prefix: str = ""
+    ) -> None:
         if not namespace or any(c.isspace() for c in namespace):
             raise ConfigError(f"rollout namespace {namespace!r} must be a non-empty word")
         self.client = client
         self.namespace = namespace
-        self.override_key = f"{namespace}:rollout"
-        self.configured_key = f"{namespace}:rollout:configured"
-        self.count_keys = {kind: f"{namespace}:rollout:count:{kind}" for kind in COUNTER_KINDS}
+        self.prefix = prefix
+        self.override_key = f"{prefix}{namespace}:rollout"
+        self.configured_key = f"{prefix}{namespace}:rollout:configured"
+        self.count_keys = {
+            kind: f"{prefix}{namespace}:rollout:count:{kind}" for kind in COUNTER_KINDS
+        }
 
     # -- override -------------------------------------------------------------------
     def read_overrides(self) -> dict[str, float]:
