@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._group import cli
-from ._migrate import _config_opt, _jobs_opt, _migrate_config, _path_arg
+from ._migrate import ConfigProblem, _config_opt, _jobs_opt, _migrate_config, _path_arg
 
 
 @cli.command("beat-schedule")
@@ -65,7 +65,7 @@ def beat_schedule_command(
                 )
             write_schedule(target, generated.source)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigProblem(str(exc)) from exc
     if target is None:
         click.echo(generated.source, nl=False)
     else:

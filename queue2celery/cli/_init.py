@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._group import cli
-from ._migrate import _config_opt, _jobs_opt, _migrate_config, _path_arg
+from ._migrate import ConfigProblem, _config_opt, _jobs_opt, _migrate_config, _path_arg
 
 
 @cli.command("init")
@@ -54,7 +54,7 @@ def init_command(
             jobs=jobs,
         )
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigProblem(str(exc)) from exc
     verb = "would write" if diff else "wrote"
     for written in result.written:
         click.echo(f"{verb} {written.path}{' (new)' if written.created else ''}")

@@ -37,6 +37,12 @@ class _ProgressBar:
             self.bar = None
 
 
+class ConfigProblem(click.ClickException):
+    """Bad configuration or input: one line on stderr, exit 2 (1 means findings)."""
+
+    exit_code = 2
+
+
 def _migrate_config(path: Path, config_file: Path | None) -> Any:
     from ..errors import ConfigError
     from ..migrate import load_config
@@ -44,7 +50,7 @@ def _migrate_config(path: Path, config_file: Path | None) -> Any:
     try:
         return load_config(path, config_file)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise ConfigProblem(str(exc)) from exc
 
 
 _path_arg = click.argument("path", type=click.Path(exists=True, path_type=Path))

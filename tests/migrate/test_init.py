@@ -136,7 +136,7 @@ def test_two_celery_apps_without_app_is_an_error_that_lists_both(
     before = snapshot(root)
     code = main(["init", str(root), "-j", "1"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "blog.core.celery_app:celery" in err and "blog.worker_app:worker" in err
     assert "--app" in err
     assert snapshot(root) == before
@@ -211,7 +211,7 @@ def test_init_never_overwrites_a_module_it_did_not_write(
     mine = root / "blog" / "celery_tasks.py"
     mine.write_text("# 我们自己的\n", encoding="utf-8")
     code = main(["init", str(root), "-j", "1"])
-    assert code == 1
+    assert code == 2
     assert "--module" in capsys.readouterr().err
     assert mine.read_text(encoding="utf-8") == "# 我们自己的\n"
     code, out = _init(capsys, root, "--module", "q2c_tasks")

@@ -156,7 +156,7 @@ def test_an_invalid_mapping_is_a_clear_error(project, capsys, tmp_path: Path) ->
         {"app/api/routes.py": ROUTES}, pyproject='[tool.queue2celery.queues]\n"a.q" = "notdotted"\n'
     )
     code, _, err = _run(capsys, "scan", str(root))
-    assert code == 1
+    assert code == 2  # bad input; 1 is for findings
     assert "'notdotted'" in err and "fully qualified name" in err
 
 

@@ -165,7 +165,7 @@ def test_cli_write_never_overwrites_a_hand_written_module(tmp_path: Path, capsys
     shutil.copytree(APPS / "shop", root)
     mine = root / "app" / "periodic_tasks.py"
     mine.write_text("# my own code\n", encoding="utf-8")
-    assert main(["beat-schedule", str(root), "--write", "app.periodic_tasks", "-j", "1"]) == 1
+    assert main(["beat-schedule", str(root), "--write", "app.periodic_tasks", "-j", "1"]) == 2
     err = capsys.readouterr().err
     assert "was not written by beat-schedule" in err and "Traceback" not in err
     assert mine.read_text(encoding="utf-8") == "# my own code\n"
@@ -178,6 +178,6 @@ def test_cli_write_never_overwrites_a_hand_written_module(tmp_path: Path, capsys
 def test_cli_write_to_a_bad_place_is_one_line(tmp_path: Path, capsys, module, message) -> None:
     root = tmp_path / "shop"
     shutil.copytree(APPS / "shop", root)
-    assert main(["beat-schedule", str(root), "--write", module, "-j", "1"]) == 1
+    assert main(["beat-schedule", str(root), "--write", module, "-j", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
