@@ -36,6 +36,8 @@ from typing import Any
 import redis
 from celery import Celery, states
 
+from .app import DEFAULT_LEASE_TIMEOUT
+from .leases import Held, where_is
 from .status import (
     backend_key_prefix,
     broker_key_prefix,
@@ -180,6 +182,10 @@ def find_unacked(client: redis.Redis, app: Celery, task_id: str) -> dict[str, An
     prefix = broker_key_prefix(app)
     hash_key = prefix + str(options.get("unacked_key", "unacked"))
     index_key = prefix + str(options.get("unacked_index_key", "unacked_index"))
+    lease = _lease_holder(client, app, task_id, prefix)
+    if lease is not None and lease.state == "fetched":
+        # In a worker's fetch list: claimed (and leased) a moment later.
+        return {"delivery_tag": None, "since": None, "headers": {}, **_lease_fields(lease)}
     needle = f'"id": "{task_id}"'.encode()
     seen = 0
     for tag, raw in client.hscan_iter(hash_key, count=500):
@@ -190,14 +196,43 @@ def find_unacked(client: redis.Redis, app: Celery, task_id: str) -> dict[str, An
             except (ValueError, IndexError, KeyError):
                 payload = {}
             since = client.zscore(index_key, tag)
-            return {
+            found = {
                 "delivery_tag": tag.decode() if isinstance(tag, bytes) else str(tag),
                 "since": since,
                 "headers": payload.get("headers") or {},
             }
+            if lease is not None and lease.worker is not None:
+                found.update(_lease_fields(lease))
+            return found
         if seen >= _MAX_SCANNED:
             break
     return None
+
+
+def _lease_holder(client: redis.Redis, app: Celery, task_id: str, prefix: str) -> Held | None:
+    """The worker that holds the task under queue2celery's transport (its lease), if any."""
+    options = app.conf.broker_transport_options or {}
+    try:
+        return where_is(
+            client,
+            task_id,
+            unacked_key=str(options.get("unacked_key", "unacked")),
+            unacked_index_key=str(options.get("unacked_index_key", "unacked_index")),
+            prefix=prefix,
+            lease_timeout=float(options.get("lease_timeout", DEFAULT_LEASE_TIMEOUT)),
+        )
+    except (redis.RedisError, ValueError, TypeError):
+        return None  # a diagnosis goes on without the lease view
+
+
+def _lease_fields(held: Held) -> dict[str, Any]:
+    return {
+        "lease_worker": held.worker,
+        "lease_state": held.state,
+        "lease_renewed": held.lease_renewed,
+        "lease_worker_alive": held.worker_alive,
+        "seconds_since_beat": held.seconds_since_beat,
+    }
 
 
 def _spool_entry(paths: Sequence[Path], task_id: str) -> dict[str, Any] | None:
@@ -346,6 +381,25 @@ def _started(
     if workers is None or host in workers.nodes:
         return Location(task_id, "running", f"running on {who} (STARTED)", evidence)
     # A solo worker busy with a task cannot answer a broadcast; a dead one cannot either.
+    if unacked is not None and unacked.get("lease_worker"):
+        # queue2celery's transport: the lease tells the two apart.
+        evidence.update(unacked)
+        holder = str(unacked["lease_worker"])
+        if unacked.get("lease_worker_alive"):
+            return Location(
+                task_id,
+                "running",
+                f"running on {who} (STARTED); worker {holder} renewed its lease "
+                f"{unacked.get('seconds_since_beat')} s ago",
+                evidence,
+            )
+        return Location(
+            task_id,
+            "reserved",
+            f"was running on {who} (STARTED), but worker {holder} stopped renewing its lease: "
+            "it died, and the message goes back to its queue once the lease timeout passes",
+            evidence,
+        )
     if unacked is not None:
         since = _when(unacked.get("since"))
         note = (
@@ -419,6 +473,17 @@ def _unacked(
         else f"; {who} does not answer: the message returns to its queue after the "
         "visibility timeout and the restore sweep"
     )
+    if unacked.get("lease_worker"):
+        # queue2celery's transport: the lease says who holds it and whether it still beats.
+        who = str(unacked["lease_worker"])
+        alive = unacked.get("lease_worker_alive")
+        since = _when(unacked.get("since")) if unacked.get("since") else "a moment ago"
+        note = (
+            f"; its lease was renewed {unacked.get('seconds_since_beat')} s ago"
+            if alive
+            else "; that worker stopped renewing its lease: the message is restored to its "
+            "queue once the lease timeout passes"
+        )
     return Location(
         task_id,
         "reserved",
