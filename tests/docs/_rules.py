@@ -24,18 +24,8 @@ import click
 from _blocks import REPO, Command
 
 EXECUTED = ("scan", "rewrite", "check", "rollout", "spool", "doctor")
-# Commands other branches add: until they are merged here, a block using one is skipped
-# with this reason instead of failing (the lead's merge then validates them).
-PENDING_COMMANDS = {
-    "beat": "`queue2celery beat` comes with the Beat branch",
-    "beat-schedule": "`queue2celery beat-schedule` comes with the Beat branch",
-}
 _GIT = ("add", "commit", "revert", "log", "diff", "status")
 _COMPOSE = ("up", "down", "logs", "ps", "stop", "restart", "config", "exec", "build")
-
-
-class PendingCommand(Exception):
-    """Raised when a block uses a command another branch is adding."""
 
 
 @dataclass
@@ -144,8 +134,6 @@ def parse_queue2celery(args: list[str]) -> list[str]:
     """Parse with queue2celery's own click group, down to the leaf; returns the command path."""
     from queue2celery.cli import cli
 
-    if args and args[0] in PENDING_COMMANDS and args[0] not in cli.commands:
-        raise PendingCommand(PENDING_COMMANDS[args[0]])
     command: click.Command = cli
     ctx = _parse(cli, args, "queue2celery")
     path: list[str] = []
@@ -199,7 +187,9 @@ def _queue2celery(args: list[str], command: Command, ws: Workspace) -> str:
             run_args[run_args.index("--timeout") + 1] = "0.5"
         else:
             run_args += ["--timeout", "0.5"]
-        # doctor imports the app's code: a process of its own, as on the reader's machine.
+    if path[0] == "doctor" or _names_app(run_args):
+        # doctor, and any command given -A, imports the app's code: a process of its own,
+        # as on the reader's machine (never this one's modules, which other copies use).
         proc = subprocess.run(
             [sys.executable, "-m", "queue2celery.cli", *run_args],
             cwd=ws.workdir,
@@ -214,6 +204,10 @@ def _queue2celery(args: list[str], command: Command, ws: Workspace) -> str:
     assert code in (0, 1), f"{command.text!r} exited {code}:\n{output}"
     assert "Traceback" not in output, f"{command.text!r} crashed:\n{output}"
     return f"executed: queue2celery {' '.join(path)} (exit {code})"
+
+
+def _names_app(args: list[str]) -> bool:
+    return any(a in ("-A", "--app") or a.startswith(("-A", "--app=")) for a in args)
 
 
 def _in_process(args: list[str], command: Command, ws: Workspace) -> tuple[int, str]:
