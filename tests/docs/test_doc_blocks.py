@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
