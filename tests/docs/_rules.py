@@ -5,10 +5,12 @@ Executed (on a copy of the example app, with REDIS_URL on an embedded server):
 own click parser, every option and its value checked (long runs, or a worker that never
 exits): ``queue2celery worker / parity / demo / beat / beat-schedule`` and any other
 subcommand, ``celery ...`` (Celery's parser; Flower's options by Flower's own parser),
-``uvicorn``. Checked against the project: ``pip install`` (the package and its extras
-exist), environment variables (the code or the Compose file reads them), ``git`` and
-``docker compose`` (known subcommands; never run here). Any other program fails the test
-until a rule is added here or the block is marked ``<!-- not-tested: reason -->``.
+``uvicorn``. Checked against the project: ``pip install`` / ``pip wheel`` (the package and
+its extras exist; a ``.whl`` is the project's own), ``python -m build``, environment
+variables (the code or the Compose file reads them), ``git`` and ``docker compose`` (known
+subcommands; never run here). Commands given ``-A APP`` run in a process of their own. Any
+other program fails the test until a rule is added here or the block is marked
+``<!-- not-tested: reason -->``.
 """
 
 from __future__ import annotations
@@ -24,18 +26,8 @@ import click
 from _blocks import REPO, Command
 
 EXECUTED = ("scan", "rewrite", "check", "rollout", "spool", "doctor")
-# Commands other branches add: until they are merged here, a block using one is skipped
-# with this reason instead of failing (the lead's merge then validates them).
-PENDING_COMMANDS = {
-    "beat": "`queue2celery beat` comes with the Beat branch",
-    "beat-schedule": "`queue2celery beat-schedule` comes with the Beat branch",
-}
 _GIT = ("add", "commit", "revert", "log", "diff", "status")
 _COMPOSE = ("up", "down", "logs", "ps", "stop", "restart", "config", "exec", "build")
-
-
-class PendingCommand(Exception):
-    """Raised when a block uses a command another branch is adding."""
 
 
 @dataclass
@@ -144,8 +136,6 @@ def parse_queue2celery(args: list[str]) -> list[str]:
     """Parse with queue2celery's own click group, down to the leaf; returns the command path."""
     from queue2celery.cli import cli
 
-    if args and args[0] in PENDING_COMMANDS and args[0] not in cli.commands:
-        raise PendingCommand(PENDING_COMMANDS[args[0]])
     command: click.Command = cli
     ctx = _parse(cli, args, "queue2celery")
     path: list[str] = []
@@ -199,7 +189,9 @@ def _queue2celery(args: list[str], command: Command, ws: Workspace) -> str:
             run_args[run_args.index("--timeout") + 1] = "0.5"
         else:
             run_args += ["--timeout", "0.5"]
-        # doctor imports the app's code: a process of its own, as on the reader's machine.
+    if path[0] == "doctor" or _names_app(run_args):
+        # doctor, and any command given -A, imports the app's code: a process of its own,
+        # as on the reader's machine (never this one's modules, which other copies use).
         proc = subprocess.run(
             [sys.executable, "-m", "queue2celery.cli", *run_args],
             cwd=ws.workdir,
@@ -214,6 +206,10 @@ def _queue2celery(args: list[str], command: Command, ws: Workspace) -> str:
     assert code in (0, 1), f"{command.text!r} exited {code}:\n{output}"
     assert "Traceback" not in output, f"{command.text!r} crashed:\n{output}"
     return f"executed: queue2celery {' '.join(path)} (exit {code})"
+
+
+def _names_app(args: list[str]) -> bool:
+    return any(a in ("-A", "--app") or a.startswith(("-A", "--app=")) for a in args)
 
 
 def _in_process(args: list[str], command: Command, ws: Workspace) -> tuple[int, str]:
@@ -250,6 +246,9 @@ def _python(args: list[str], command: Command, ws: Workspace) -> str:
         return "validated: python -m pytest (the suite itself)"
     if args[:2] == ["-m", "pip"]:
         return _pip(args[2:])
+    if args[:2] == ["-m", "build"]:
+        assert (REPO / "pyproject.toml").is_file(), "python -m build: no pyproject.toml"
+        return "validated: python -m build (builds this project's sdist and wheel)"
     if args[:2] == ["-m", "queue2celery.cli"]:
         return _queue2celery(args[2:], command, ws)
     raise AssertionError(f"python {' '.join(args)}: no rule")
@@ -262,16 +261,21 @@ def _pip(args: list[str]) -> str:
         import tomli as tomllib
     from packaging.requirements import Requirement
 
-    assert args[:1] == ["install"], f"pip {args[:1]}: only `pip install` is known"
+    assert args[:1] in (["install"], ["wheel"]), f"pip {args[:1]}: only install and wheel known"
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = set(project.get("optional-dependencies", {}))
-    known = {"queue2celery", "flower"} | {
+    known = {"queue2celery", "flower", "build"} | {
         Requirement(dep).name.lower() for dep in project["dependencies"]
     }
-    specs = [a for a in args[1:] if not a.startswith("-")]
+    # Options and their values (-w dist) are not things to install.
+    specs = [a for i, a in enumerate(args[1:]) if not a.startswith("-") and args[i] != "-w"]
     assert specs, f"pip {' '.join(args)}: nothing to install"
     for spec in specs:
-        if spec.startswith("."):
+        if spec.endswith(".whl"):
+            # A wheel built from the checkout: its file name starts with the project's name.
+            name = re.split(r"[\\/]", spec)[-1]
+            assert name.startswith(f"{project['name']}-"), f"pip install {spec!r}: not our wheel"
+        elif spec.startswith("."):
             match = re.match(r"^\.(?:\[(?P<extras>[\w,-]+)\])?$", spec)
             assert match, f"pip install {spec!r}: expected . or .[extra]"
             wanted = set(filter(None, (match.group("extras") or "").split(",")))

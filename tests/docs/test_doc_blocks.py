@@ -1,6 +1,7 @@
 """Every fenced code block of README.md, MIGRATION.md and MIGRATION.zh-CN.md is tested.
 
-Each block runs on a fresh copy of the example app, after the earlier blocks of the same
+Each block runs on a fresh copy of the example app, with the files of the step folders
+(``legacy_app_steps/...``) the guide linked above it, after the earlier blocks of the same
 guide that show a file (first line ``# path.py``) were written into it, as a reader would:
 
 - shell (sh, bat, powershell): each command is executed or parsed by its own CLI
@@ -9,7 +10,9 @@ guide that show a file (first line ``# path.py``) were written into it, as a rea
   from its path;
 - toml: parses, and its ``[tool.queue2celery]`` keys are the ones ``migrate.config`` reads;
 - yaml: parses; a pre-commit hook's ``entry`` is parsed like a shell command;
-- diff: each changed line is in what ``rewrite --diff`` prints for the copy;
+- diff: each changed line is in what ``rewrite --diff`` prints for the copy; a diff whose
+  first line names a file (``# path.py``) is a hand edit: its removed lines are in the
+  example's file, its added lines in the copy's (the step folders linked above applied);
 - text: sample output; each doctor line names a real check, each scan line a real site
   kind, each risk line a real risk code with its message.
 
@@ -21,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,8 +32,8 @@ from pathlib import Path
 import pytest
 import yaml
 from _blocks import CMD_SHELLS, POSIX_SHELLS, POWERSHELLS, Block, Command, all_blocks, commands_of
-from _example import example_app
-from _rules import PendingCommand, Workspace, check_command, parse_queue2celery
+from _example import copy_example, example_app, steps_before
+from _rules import Workspace, check_command, parse_queue2celery
 
 from queue2celery import embedded_redis
 
@@ -51,8 +53,8 @@ def redis_url() -> Iterator[str]:
 
 
 def _workspace(block: Block, tmp_path: Path, redis_url: str) -> Workspace:
-    workdir = tmp_path / "app"
-    shutil.copytree(example_app(), workdir, ignore=shutil.ignore_patterns("__pycache__"))
+    # The copy is where the reader is: the step folders linked above the block are applied.
+    workdir = copy_example(tmp_path / "app", steps_before(block.doc, block.line))
     for earlier in BLOCKS:
         if earlier.doc != block.doc or earlier.line > block.line:
             continue
@@ -68,23 +70,20 @@ def test_doc_block(block: Block, tmp_path: Path, redis_url: str) -> None:
     if block.skip_reason:
         pytest.skip(f"marked not-tested: {block.skip_reason}")
     ws = _workspace(block, tmp_path, redis_url)
-    try:
-        if block.lang in SHELLS:
-            _shell(block, ws)
-        elif block.lang == "python":
-            _python(block, ws)
-        elif block.lang == "toml":
-            _toml(block)
-        elif block.lang in ("yaml", "yml"):
-            _yaml(block)
-        elif block.lang == "diff":
-            _diff(block, ws)
-        elif block.lang == "text":
-            _text(block)
-        else:
-            pytest.fail(f"{block.id}: no test for {block.lang!r} blocks; add one or mark it")
-    except PendingCommand as exc:
-        pytest.skip(str(exc))
+    if block.lang in SHELLS:
+        _shell(block, ws)
+    elif block.lang == "python":
+        _python(block, ws)
+    elif block.lang == "toml":
+        _toml(block)
+    elif block.lang in ("yaml", "yml"):
+        _yaml(block)
+    elif block.lang == "diff":
+        _diff(block, ws)
+    elif block.lang == "text":
+        _text(block)
+    else:
+        pytest.fail(f"{block.id}: no test for {block.lang!r} blocks; add one or mark it")
 
 
 def _shell(block: Block, ws: Workspace) -> None:
@@ -135,22 +134,39 @@ def _yaml(block: Block) -> None:
         parse_queue2celery(argv[1:])
 
 
+_EDITED_FILE = re.compile(r"^ ?#\s*(?P<path>[\w./-]+\.py)\b")
+
+
+def _changed(text: str) -> list[str]:
+    return [
+        line.rstrip()
+        for line in text.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
 def _diff(block: Block, ws: Workspace) -> None:
+    shown = _changed(block.text)
+    assert shown, f"{block.id}: no changed line"
+    edited = _EDITED_FILE.match(block.text.splitlines()[0])
+    if edited:
+        # A hand edit of one file (step 2's adopt line): its removed lines are in the
+        # example's file, its added lines in that file as the guide's step folder has it.
+        path = edited.group("path")
+        before = {line.strip() for line in (example_app() / path).read_text("utf-8").splitlines()}
+        after = {line.strip() for line in (ws.workdir / path).read_text("utf-8").splitlines()}
+        for line in shown:
+            where = before if line[0] == "-" else after
+            assert line[1:].strip() in where, (
+                f"{block.id}: {line!r} is not in {path} "
+                f"{'of the example' if line[0] == '-' else 'at this step'}"
+            )
+        return
+
     from queue2celery.migrate import load_config, rewrite
 
     result = rewrite(ws.workdir, load_config(ws.workdir), dry_run=True, jobs=1)
-    actual = {
-        line.rstrip()
-        for change in result.changes
-        for line in change.diff.splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    }
-    shown = [
-        line.rstrip()
-        for line in block.text.splitlines()
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]
-    assert shown, f"{block.id}: no changed line"
+    actual = {line for change in result.changes for line in _changed(change.diff)}
     for line in shown:
         assert any(a.startswith(line[0]) and a[1:].strip() == line[1:].strip() for a in actual), (
             f"{block.id}: rewrite --diff on the example does not print {line!r}"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from _blocks import DOCS, Block, blocks_of
-from _example import example_app
+from _example import copy_example, steps_before
 from _rules import Workspace
 
 from queue2celery import embedded_redis
@@ -20,15 +19,17 @@ SCRIPTS = [b for doc in DOCS for b in blocks_of(doc) if b.file_path == "move_bac
 
 @pytest.mark.parametrize("block", SCRIPTS, ids=[b.id for b in SCRIPTS])
 def test_move_back_runs_every_waiting_message_then_acks_it(block: Block, tmp_path: Path) -> None:
-    workdir = tmp_path / "app"
-    shutil.copytree(example_app(), workdir, ignore=shutil.ignore_patterns("__pycache__"))
+    # Rolling back comes after step 2: the copy has its Celery app and adopted queues.
+    workdir = copy_example(tmp_path / "app", steps_before(block.doc, block.line))
     (workdir / "move_back.py").write_text(block.text, encoding="utf-8")
     with embedded_redis() as url:
         sender = make_celery_app("move_back_sender", broker_url=url, result_backend=url)
         try:
             for n, priority in ((1, 0), (2, 6)):  # two priority levels: two Redis lists
-                item = {"task": "process_video_upload", "video_id": f"v{n}", "path": "/u.mov"}
-                sender.send_task("process_video_upload", (item,), priority=priority)
+                # What the adopted queue sends for task_queue.put(job): the job itself.
+                payload = {"video_id": f"v{n}", "path": "/u.mov"}
+                job = {"type": "process_video_upload", "payload": payload}
+                sender.send_task("process_video_upload", (job,), priority=priority)
         finally:
             sender.close()
         ws = Workspace(workdir, url)
