@@ -70,8 +70,17 @@ def _app_tasks(app_spec: str | None) -> list[str]:
     if app_spec is None:
         return []
     from ..doctor import load_app
+    from ..errors import ConfigError
 
     app = load_app(app_spec)
+    # The modules a worker imports (imports=, include=) register the app's tasks, as doctor does.
+    try:
+        app.loader.import_default_modules()
+    except Exception as exc:  # whatever the user's import raises: one line, exit 2
+        raise ConfigError(
+            f"-A {app_spec}: importing the app's task modules failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     return sorted(name for name in app.tasks.keys() if not name.startswith("celery."))
 
 

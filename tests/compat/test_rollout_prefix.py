@@ -43,3 +43,26 @@ def test_compat_queue_and_the_cli_use_the_prefixed_keys(
     client = redis.Redis.from_url(embedded_url)
     assert client.hget(f"{prefix}{unique_name}:rollout", f"{unique_name}.resize") == b"40"
     assert not client.exists(f"{unique_name}:rollout")  # nothing written unprefixed
+
+
+def test_rollout_set_knows_the_tasks_of_the_modules_the_app_imports(
+    embedded_url: str, unique_name: str, write_module, capsys
+) -> None:
+    # The app module itself defines no task: a worker finds them through conf.imports.
+    write_module(
+        f"{unique_name}_jobs",
+        f"from {unique_name}_app import app\n\n\n"
+        f"@app.task(name={unique_name + '.resize'!r}, shared=False)\n"
+        "def resize(item):\n    return item\n",
+    )
+    write_module(
+        f"{unique_name}_app",
+        "from queue2celery.celery_tasks import make_celery_app\n"
+        f"app = make_celery_app({unique_name!r}, broker_url={embedded_url!r})\n"
+        f"app.conf.imports = ({unique_name + '_jobs'!r},)\n",
+    )
+    argv = ["rollout", "set", f"{unique_name}.resize", "25", "--redis-url", embedded_url]
+    argv += ["--namespace", unique_name, "-A", f"{unique_name}_app:app"]
+    assert main(argv) == 0, capsys.readouterr()
+    client = redis.Redis.from_url(embedded_url)
+    assert client.hget(f"{unique_name}:rollout", f"{unique_name}.resize") == b"25"
