@@ -49,20 +49,21 @@ def test_rollout_set_knows_the_tasks_of_the_modules_the_app_imports(
     embedded_url: str, unique_name: str, write_module, capsys
 ) -> None:
     # The app module itself defines no task: a worker finds them through conf.imports.
+    mod = unique_name.replace("-", "_")
     write_module(
-        f"{unique_name}_jobs",
-        f"from {unique_name}_app import app\n\n\n"
+        f"{mod}_jobs",
+        f"from {mod}_app import app\n\n\n"
         f"@app.task(name={unique_name + '.resize'!r}, shared=False)\n"
         "def resize(item):\n    return item\n",
     )
     write_module(
-        f"{unique_name}_app",
+        f"{mod}_app",
         "from queue2celery.celery_tasks import make_celery_app\n"
         f"app = make_celery_app({unique_name!r}, broker_url={embedded_url!r})\n"
-        f"app.conf.imports = ({unique_name + '_jobs'!r},)\n",
+        f"app.conf.imports = ({mod + '_jobs'!r},)\n",
     )
     argv = ["rollout", "set", f"{unique_name}.resize", "25", "--redis-url", embedded_url]
-    argv += ["--namespace", unique_name, "-A", f"{unique_name}_app:app"]
+    argv += ["--namespace", unique_name, "-A", f"{mod}_app:app"]
     assert main(argv) == 0, capsys.readouterr()
     client = redis.Redis.from_url(embedded_url)
     assert client.hget(f"{unique_name}:rollout", f"{unique_name}.resize") == b"25"
