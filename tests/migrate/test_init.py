@@ -248,7 +248,7 @@ def test_check_fails_until_an_init_stub_is_filled_in(
     assert "stub to fill in: notes.celery_tasks.run_task_manager" in out
     tasks = root / "notes" / "celery_tasks.py"
     text = tasks.read_text(encoding="utf-8")
-    assert "#                 await handler(task, self.status)" in text
+    assert "#         await handler(task, self.status)" in text  # the loop, quoted
     assert main(["check", str(root), "-j", "1"]) == 1
     assert "Q2C901 run_task_manager is a stub" in capsys.readouterr().out
     filled = text.replace("  # q2c: init-stub", "").replace(
@@ -258,3 +258,25 @@ def test_check_fails_until_an_init_stub_is_filled_in(
     tasks.write_text(filled, encoding="utf-8")
     main(["check", str(root), "-j", "1"])
     assert "Q2C901" not in capsys.readouterr().out
+
+
+def test_init_reads_a_consumer_that_takes_items_through_run_in_executor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_app("manager", tmp_path)
+    manager = root / "notes" / "core" / "task_manager.py"
+    manager.write_text(
+        manager.read_text(encoding="utf-8")
+        .replace(
+            "            priority, _, task = self.queue.get()\n",
+            "            loop = asyncio.get_running_loop()\n"
+            "            priority, _, task = await loop.run_in_executor(None, self.queue.get)\n",
+        )
+        .replace("                await handler(task)\n", "                await self.run(task)\n"),
+        encoding="utf-8",
+    )
+    code, out = _init(capsys, root)
+    assert code == 0, out
+    tasks = (root / "notes" / "celery_tasks.py").read_text(encoding="utf-8")
+    assert "run=owner.run," in tasks
+    assert "return resolve_awaitable((owner.run)(item))" in tasks

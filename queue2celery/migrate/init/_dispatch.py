@@ -9,6 +9,7 @@ writes a stub that quotes the loop.
 from __future__ import annotations
 
 import ast
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -134,7 +135,9 @@ def find_consumer(project: Project, ref: QueueRef) -> Consumer | None:
         if get is None:
             continue
         stmt, item_var = get
-        source = ast.get_source_segment(module.source, loop) or ast.unparse(loop)
+        segment = ast.get_source_segment(module.source, loop)
+        # The segment's first line starts at the loop, the others keep the file's indent.
+        source = textwrap.dedent(" " * loop.col_offset + segment) if segment else ast.unparse(loop)
         dispatch, reason = _read_dispatch(loop, stmt, item_var, ref, module)
         return Consumer(module, function, loop.lineno, source, dispatch, reason)
     return None
@@ -182,11 +185,11 @@ def _get_statement(
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
             continue
         value = node.value.value if isinstance(node.value, ast.Await) else node.value
+        getter = _getter(value)
         if not (
-            isinstance(value, ast.Call)
-            and isinstance(value.func, ast.Attribute)
-            and value.func.attr in ("get", "get_nowait")
-            and receiver_matches(value.func.value, ref, module)
+            isinstance(getter, ast.Attribute)
+            and getter.attr in ("get", "get_nowait")
+            and receiver_matches(getter.value, ref, module)
         ):
             continue
         target = node.targets[0]
@@ -195,6 +198,25 @@ def _get_statement(
         if isinstance(target, ast.Name):
             return node, target.id
     return None
+
+
+def _getter(value: ast.expr) -> ast.expr | None:
+    """The ``q.get`` an item comes from: called directly, or handed to a thread from async
+    code (``loop.run_in_executor(None, q.get)``, ``asyncio.to_thread(q.get)``)."""
+    if not isinstance(value, ast.Call):
+        return None
+    func = value.func
+    if isinstance(func, ast.Attribute) and func.attr == "run_in_executor" and len(value.args) >= 2:
+        return value.args[1]
+    if isinstance(func, ast.Attribute | ast.Name) and _last_name(func) == "to_thread":
+        return value.args[0] if value.args else None
+    return func
+
+
+def _last_name(expr: ast.expr) -> str | None:
+    if isinstance(expr, ast.Attribute):
+        return expr.attr
+    return expr.id if isinstance(expr, ast.Name) else None
 
 
 def _read_dispatch(
@@ -221,7 +243,7 @@ def _read_dispatch(
         mapping, route = lookup
         return _handlers_dispatch(mapping, route, call, awaited, item_var, ref, module)
     for call, awaited in calls:
-        if _uses_only(call, item_var) and _mentions(call, item_var):
+        if _uses_only(call, item_var, allow_func=True) and _mentions(call, item_var):
             run = _callable_ref(call.func, ref, module)
             if run is not None and _plain_item_call(call, item_var):
                 return Dispatch(item_var, run=run, awaited=awaited), None
