@@ -50,12 +50,14 @@ def test_a_standard_redis_passes_both_checks_in_their_place(
 
 
 def test_cluster_mode_is_detected_and_warned_about(
-    redis_server_factory: Callable[..., object], tmp_path: Path
+    redis_server_factory: Callable[..., object], tmp_path: Path, free_port: int
 ) -> None:
     # A single node in cluster mode: INFO reports cluster_enabled:1 with no slot assigned.
+    # The bus port is given: by default it is port + 10000, past 65535 for a high spare port.
     server = redis_server_factory(
-        "--dir", str(tmp_path), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"
-    )
+        "--dir", str(tmp_path), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+        "--cluster-port", str(free_port),
+    )  # fmt: skip
     app = make_celery_app("managed_cluster", broker_url=server.url, result_backend=server.url)  # type: ignore[attr-defined]
     checks = run_doctor(app, timeout=0.5)
     cluster = _by_name(checks)["redis_cluster"]
