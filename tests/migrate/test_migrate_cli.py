@@ -167,7 +167,7 @@ def test_progress_bar_goes_to_stderr_on_a_terminal_for_a_large_tree(
 
     import click._termui_impl
 
-    import queue2celery.cli as cli_module
+    import queue2celery.cli._migrate as cli_module
 
     root = project({"app/api/routes.py": ROUTES})
     code, out, err = _run(capsys, "scan", str(root), "--json")
