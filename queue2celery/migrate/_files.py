@@ -45,6 +45,10 @@ _SELF = frozenset({b"self", b"cls"})
 # (a substring test at C speed), so the common file pays one more memory scan.
 _HANDLER_TEXT = re.compile(rb"\.\s*(?:add_|register_)?handler\b")
 HANDLER_METHODS = frozenset({"handler", "add_handler", "register_handler"})
+# Work started per request (create_task, Thread(...).start(), executor.submit,
+# run_in_executor): sites too, and where a queue's consumer is started.
+_SPAWN_TEXT = re.compile(rb"(?:create_task|ensure_future|run_in_executor|\.submit|Thread)\s*\(")
+SPAWN_ATTRS = frozenset({"create_task", "ensure_future", "run_in_executor", "submit"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ def may_hold_site(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
     handler (``.handler``, ``.add_handler``, ``.register_handler``) is kept too.
     """
     if b"handler" in data and _HANDLER_TEXT.search(data):
+        return True
+    if _SPAWN_TEXT.search(data):
         return True
     has_queue_word: bool | None = None
     for match in _CALL_TEXT.finditer(data):
@@ -99,7 +105,7 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
         return True
     has_queue_word = b"Queue" in data
     for node in ast.walk(tree):
-        if _registers_handler(node):
+        if _registers_handler(node) or _spawns(node):
             return True
         if not (
             isinstance(node, ast.Call)
@@ -115,6 +121,21 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
                 continue
         return True
     return False
+
+
+def _spawns(node: ast.AST) -> bool:
+    """A task started (``create_task``), a thread given a target, or a future dropped
+    (``executor.submit(...)`` / ``loop.run_in_executor(...)`` as a statement)."""
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        func = node.value.func
+        return isinstance(func, ast.Attribute) and func.attr in SPAWN_ATTRS
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    if name == "Thread":
+        return any(k.arg == "target" for k in node.keywords)
+    return name in ("create_task", "ensure_future")
 
 
 def _registers_handler(node: ast.AST) -> bool:

@@ -9,8 +9,10 @@ another is still judged by its definition. Parsing runs on several processes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from ._analyze import FileFacts, analyze
 from ._files import (
@@ -22,15 +24,22 @@ from ._files import (
     split_bom,
     too_deeply_nested,
 )
-from ._link import Linker, modules_needed, owner_module
+from ._link import Linker, modules_needed, owner_module, words_needed
 from ._parallel import Progress, parallel_map
 from .config import MigrateConfig
-from .results import FileError, HandlerSite, ScanResult, Site
+from .results import Candidate, FileError, HandlerSite, ScanResult, Site
 
 __all__ = ["collect_files", "scan"]
 
-Job = tuple[str, str, str, bool, "frozenset[str] | None"]
-# path, rel, module, is_package, mapped names for the ast filter (None: analyse regardless)
+
+class Job(NamedTuple):
+    """One file to analyse in a worker process."""
+
+    path: str
+    rel: str
+    module: str
+    is_package: bool
+    mapped: frozenset[str] | None  # names for the ast filter (None: analyse regardless)
 
 
 def collect_files(path: Path) -> list[SourceFile]:
@@ -59,11 +68,11 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
 
 
 def _crashed(job: Job) -> tuple[str, FileFacts]:
-    return job[1], FileFacts(job[2], error="the parser crashed its process on this file")
+    return job.rel, FileFacts(job.module, error="the parser crashed its process on this file")
 
 
 def _job(f: SourceFile, mapped: frozenset[str] | None) -> Job:
-    return (str(f.path), f.rel, f.module, f.is_package, mapped)
+    return Job(str(f.path), f.rel, f.module, f.is_package, mapped)
 
 
 def _prefiltered(
@@ -107,28 +116,45 @@ def scan(
     mapped = config.mapped_names if prefilter else None
     facts: dict[str, FileFacts] = {}
     done: set[str] = set()
+    unreadable = {e.path for e in errors}
     todo = first
+    searched: set[bytes] = set()
     while todo:
-        done.update(f.rel for f in todo)
-        for rel, result in parallel_map(
-            _analyze_job, [_job(f, mapped) for f in todo], jobs, progress, _crashed
-        ):
-            facts[rel] = result
-        todo = []
+        _analyse(todo, mapped, facts, done, jobs, progress)
         mapped = None  # modules needed for their definitions are analysed whatever they call
-        for name in sorted(modules_needed(facts.values(), config)):
-            owner = owner_module(name, by_module)
-            if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
-                todo.append(by_module[owner])
+        todo = _needed(facts, config, by_module, done)
+        if not todo:
+            # Now the tree's enqueue methods, wrappers and app.state names are known: the
+            # files that call them are sites too, whatever the pre-filter said.
+            linker = Linker((f for f in facts.values() if not f.error), config)
+            words = words_needed(linker, facts.values()) - searched
+            searched |= words
+            if words:
+                pattern = re.compile(b"|".join(sorted(words)))
+                todo = [
+                    f
+                    for f in files
+                    if f.rel not in done and f.rel not in unreadable and _says(f, pattern)
+                ]
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
     linker = Linker((f for f in facts.values() if not f.error), config)
     sites: list[Site] = []
+    candidates: list[Candidate] = []
     for rel, f in facts.items():
         for call in f.calls:
             site = linker.site(rel, call)
             if site is not None:
                 sites.append(site)
+                continue
+            candidate = linker.candidate(rel, call)
+            if candidate is not None:
+                candidates.append(candidate)
+        for spawn in f.spawns:
+            site = linker.spawn_site(rel, spawn)
+            if site is not None:
+                sites.append(site)
     sites.sort(key=lambda s: (s.path, s.line, s.col))
+    candidates.sort(key=lambda c: (c.path, c.line, c.col))
     handlers: list[HandlerSite] = []
     for rel, f in facts.items():
         for fact in f.handlers:
@@ -137,5 +163,45 @@ def scan(
                 handlers.append(handler)
     handlers.sort(key=lambda h: (h.path, h.line, h.col))
     errors.sort(key=lambda e: e.path)
-    parsed = sum(1 for f in facts.values() if f.parsed)
-    return ScanResult(len(files), parsed, tuple(sites), tuple(errors), tuple(handlers))
+    parsed = sum(1 for f in facts.values() if f.parsed and not f.error)
+    return ScanResult(
+        len(files), parsed, tuple(sites), tuple(errors), tuple(handlers), tuple(candidates)
+    )
+
+
+def _analyse(
+    todo: list[SourceFile],
+    mapped: frozenset[str] | None,
+    facts: dict[str, FileFacts],
+    done: set[str],
+    jobs: int | None,
+    progress: Progress | None,
+) -> None:
+    done.update(f.rel for f in todo)
+    for rel, result in parallel_map(
+        _analyze_job, [_job(f, mapped) for f in todo], jobs, progress, _crashed
+    ):
+        facts[rel] = result
+
+
+def _needed(
+    facts: dict[str, FileFacts],
+    config: MigrateConfig,
+    by_module: dict[str, SourceFile],
+    done: set[str],
+) -> list[SourceFile]:
+    todo: list[SourceFile] = []
+    for name in sorted(modules_needed(facts.values(), config)):
+        owner = owner_module(name, by_module)
+        if name in by_module and owner is None:
+            owner = name
+        if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
+            todo.append(by_module[owner])
+    return todo
+
+
+def _says(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:
+    try:
+        return pattern.search(f.path.read_bytes()) is not None
+    except OSError:
+        return False

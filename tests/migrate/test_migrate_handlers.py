@@ -416,7 +416,7 @@ def test_scan_json_and_text_list_handlers_after_the_sites(project, capsys) -> No
     )
     assert main(["scan", str(root), "--json", "-j", "1"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert list(doc) == ["files_scanned", "sites", "errors", "handlers"]
+    assert list(doc)[:4] == ["files_scanned", "sites", "errors", "handlers"]
     assert [s["kind"] for s in doc["sites"]] == ["queue_put"]
     (handler,) = doc["handlers"]
     assert handler == {
