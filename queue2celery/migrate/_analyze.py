@@ -48,6 +48,7 @@ class CallFact:
     payload_class: str | None = None  # the payload is an instance of this class
     startup: bool = False  # inside a lifespan/startup function
     receiver_text: str = ""  # the receiver as written (for candidates' messages)
+    captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,11 @@ class FactCollector(SiteRules):
             queues = self.r.receivers(call.args[0].value.value)
             self._loops[-1].gets.append((queues, _target_names(node.target), self._function()))
 
+    def visit_Name(self, node: cst.Name) -> None:
+        super().visit_Name(node)
+        if self._loops:
+            self._loops[-1].used.add(node.value)  # the item got is read in the loop
+
     def leave_For(self, original_node: cst.For) -> None:
         self._leave_loop()
 
@@ -351,6 +357,7 @@ class FactCollector(SiteRules):
                 payload_class=self._payload_class(item) if item is not None else None,
                 startup=bool(self._frames) and self._frames[-1].startup,
                 receiver_text=_code(func.value),
+                captures=self._captures(node.args[0].value) if background and node.args else (),
             )
         )
 

@@ -253,7 +253,20 @@ class Linker:
             return None
         risks = call.risks
         if kind in ("queue_put", "manager_add_task", "manager_enqueue"):
-            risks = (*risks, *self._call_risks(call, kind))
+            extra = self._call_risks(call, kind)
+            codes = {r.code for r in extra}
+            if "sentinel" in codes:
+                risks = ()  # its shape does not matter: it is never sent
+            if "object-payload" in codes:
+                risks = tuple(r for r in risks if r.code != "object-construction")
+            risks = (*risks, *extra)
+        if kind == "background_task" and call.function:
+            extra = [closure_risk(call.captures)] if call.captures else []
+            risks = (*risks, *extra, *self._host_bound(call.function))
+            return Site(
+                path, call.line, call.col, kind, queue, target, risks,
+                function=call.function, captures=call.captures,
+            )
         return Site(path, call.line, call.col, kind, queue, target, risks, via=via)
 
     def _call_risks(self, call: CallFact, kind: str) -> tuple[Risk, ...]:
@@ -300,9 +313,11 @@ class Linker:
                 if r in queues:
                     return "manager_add_task", r, queues[r], None
             for r in sorted(call.receivers):
-                if not r.startswith("@") and self.classes_of([r]) & self.manager_classes:
+                owner = r.rpartition(".")[0]
+                module_level = not r.startswith("@") and owner not in self.class_methods
+                if module_level and self.classes_of([r]) & self.manager_classes:
                     return "manager_add_task", r, None, None
-        if call.enclosing in self.consumers:
+        if call.enclosing in self.consumers or call.startup:
             return none
         classes = self.classes_of(call.receivers)
         for cls in sorted(classes):

@@ -260,7 +260,10 @@ def _is_startup(node: cst.FunctionDef) -> bool:
 
 
 def is_sentinel(expr: cst.BaseExpression) -> bool:
-    """``put(None)`` or ``put(STOP)``: a consumer's shutdown signal, never a task."""
+    """``put(None)``, ``put(STOP)`` or ``put((0, None))`` (a PriorityQueue entry): a
+    consumer's shutdown signal, never a task."""
+    if isinstance(expr, cst.Tuple) and len(expr.elements) in (2, 3):
+        return is_sentinel(expr.elements[-1].value)
     if isinstance(expr, cst.Name):
         if expr.value == "None":
             return True
