@@ -69,7 +69,8 @@ _jobs_opt = click.option(
 @_config_opt
 @_jobs_opt
 def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int | None) -> None:
-    """Find legacy enqueue sites, handlers, risky payloads and files that do not parse."""
+    """Find legacy enqueue sites, candidates, handlers, risky payloads and files that do
+    not parse; exit 1 if a file could not be read or parsed."""
     import json
 
     from ..migrate import proposed_tables, scan
@@ -82,10 +83,13 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
         bar.close()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return
+        click.get_current_context().exit(0 if result.ok else 1)
     for site in result.sites:
         target = site.target or "(unmapped)"
-        click.echo(f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue} -> {target}")
+        via = f" (via {site.via})" if site.via else ""
+        click.echo(
+            f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue}{via} -> {target}"
+        )
         for risk in site.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
     for h in result.handlers:
@@ -99,19 +103,26 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
         click.echo(f"{where}: handler {h.name} on {h.queue} -> {h.function or '?'}{retries}")
         for risk in h.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
+    for c in result.candidates:
+        click.echo(f"{c.path}:{c.line}:{c.col}: candidate {c.receiver}.{c.method}(): {c.reason}")
     for error in result.errors:
         click.echo(f"{error.path}: error: {error.message}")
     click.echo(
-        f"{len(result.sites)} site(s), {len(result.handlers)} handler(s), "
-        f"{len(result.errors)} error(s); "
-        f"{result.files_scanned} file(s) scanned, {result.files_parsed} parsed"
+        f"{len(result.sites)} site(s), {len(result.candidates)} candidate(s), "
+        f"{len(result.handlers)} handler(s), {len(result.errors)} error(s); "
+        f"{result.files_scanned} file(s) scanned: {result.files_parsed} analysed in depth, "
+        f"{result.files_skipped} skipped by the text filter (they cannot hold a site), "
+        f"{len(result.errors)} could not be read or parsed"
     )
     proposal = proposed_tables(
-        result.unmapped("queue_put") + result.unmapped("manager_add_task"),
-        result.unmapped("background_task"),
+        [q for kind in ("queue_put", "manager_add_task", "manager_enqueue")
+         for q in result.unmapped(kind)],
+        [q for kind in ("background_task", "create_task", "thread_start", "executor_submit")
+         for q in result.unmapped(kind)],
     )
     if proposal:
         click.echo("\nProposed mapping for pyproject.toml (replace CHANGE_ME):\n" + proposal)
+    click.get_current_context().exit(0 if result.ok else 1)
 
 
 @cli.command("rewrite")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +38,10 @@ class MigrateConfig:
     queues: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     functions: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     source: Path | None = None
+    # Payload classes adopt(types=...) carries: rewrite may send their instances.
+    types: tuple[str, ...] = ()
+    # check codes to leave out everywhere (``ignore = ["Q2C003"]``).
+    ignore: tuple[str, ...] = ()
 
     @classmethod
     def from_mappings(
@@ -59,13 +63,30 @@ class MigrateConfig:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; worker processes get plain dicts back.
-        return (_rebuild, (dict(self.queues), dict(self.functions), self.source))
+        return (
+            _rebuild,
+            (dict(self.queues), dict(self.functions), self.source, self.types, self.ignore),
+        )
 
 
 def _rebuild(
-    queues: dict[str, str], functions: dict[str, str], source: Path | None
+    queues: dict[str, str],
+    functions: dict[str, str],
+    source: Path | None,
+    types: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
 ) -> MigrateConfig:
-    return MigrateConfig(_frozen(queues), _frozen(functions), source)
+    return MigrateConfig(_frozen(queues), _frozen(functions), source, types, ignore)
+
+
+def _names(tool: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = tool.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"[tool.queue2celery] {key} in {where} must be a list of strings, got {value!r}; "
+            f'write it as {key} = ["..."]'
+        )
+    return tuple(value)
 
 
 def _validated(table: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
@@ -123,8 +144,13 @@ def load_config(path: Path, config_file: Path | None = None) -> MigrateConfig:
     tool = data.get("tool", {}).get("queue2celery", {})
     if not isinstance(tool, Mapping):
         raise ConfigError(f"[tool.queue2celery] in {str(source)!r} must be a table")
-    return MigrateConfig.from_mappings(
+    config = MigrateConfig.from_mappings(
         tool.get("queues", {}), tool.get("functions", {}), source=source
+    )
+    return replace(
+        config,
+        types=_names(tool, "types", str(source)),
+        ignore=_names(tool, "ignore", str(source)),
     )
 
 

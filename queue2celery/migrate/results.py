@@ -181,12 +181,17 @@ class ScanResult:
         }
 
     def unmapped(self, kind: str) -> list[str]:
-        """Mapping keys of the unmapped sites of ``kind``, sorted, each once."""
+        """Mapping keys of the unmapped sites of ``kind``, sorted, each once (not closures,
+        which cannot be mapped, nor work that must stay on this host)."""
         return sorted(
             {
                 s.queue
                 for s in self.sites
-                if s.kind == kind and s.target is None and s.queue and "<locals>" not in s.queue
+                if s.kind == kind
+                and s.target is None
+                and s.queue
+                and "<locals>" not in s.queue
+                and not any(r.code in ("host-bound", "sentinel") for r in s.risks)
             }
         )
 

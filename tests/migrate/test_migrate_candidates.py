@@ -1,0 +1,94 @@
+"""Candidates (likely sites scan could not resolve) in scan and check (Q2C003), their
+suppression, and what scan's exit code and summary say."""
+
+from __future__ import annotations
+
+import json
+
+from queue2celery.cli import main
+from queue2celery.migrate import check, load_config, scan
+
+UNRESOLVED = """
+import queue
+
+def forward(job_queue, item):
+    job_queue.put(item)
+
+def ok(job_queue, item):
+    job_queue.put(item)  # q2c: ignore[Q2C003]
+
+def other(cache, item):
+    cache.put(item)  # not queue-like by name: never a candidate
+
+def enqueue(manager, kind):
+    manager.add_task(kind, {})
+"""
+
+
+def test_unresolved_queue_like_receivers_are_candidates_with_a_reason(project) -> None:
+    root = project({"app/relay.py": UNRESOLVED})
+    result = scan(root, load_config(root), jobs=1)
+    assert result.sites == ()
+    got = [(c.line, c.method, c.receiver) for c in result.candidates]
+    assert got == [(5, "put", "job_queue"), (8, "put", "job_queue"), (14, "add_task", "manager")]
+    assert "could not be resolved" in result.candidates[0].reason
+    doc = json.loads(json.dumps(result.to_dict()))
+    assert doc["candidates"][0] == {
+        "path": "app/relay.py",
+        "line": 5,
+        "col": 5,
+        "method": "put",
+        "receiver": "job_queue",
+        "reason": result.candidates[0].reason,
+    }
+
+
+def test_check_fails_on_candidates_as_q2c003_unless_suppressed(project) -> None:
+    root = project({"app/relay.py": UNRESOLVED})
+    found = check(root, load_config(root), jobs=1)
+    assert not found.ok
+    assert [(f.line, f.code) for f in found.findings] == [(5, "Q2C003"), (14, "Q2C003")]
+    assert "q2c: ignore[Q2C003]" in found.findings[0].message
+
+
+def test_ignore_in_pyproject_leaves_codes_or_paths_out(project) -> None:
+    for ignore in ('["Q2C003"]', '["app/relay.py"]', '["app/*.py:Q2C003"]'):
+        root = project(
+            {"app/relay.py": UNRESOLVED}, pyproject=f"[tool.queue2celery]\nignore = {ignore}\n"
+        )
+        assert check(root, load_config(root), jobs=1).ok, ignore
+
+
+def test_a_bad_ignore_value_is_a_one_line_error(project, capsys) -> None:
+    root = project({"app/relay.py": UNRESOLVED}, pyproject='[tool.queue2celery]\nignore = "x"\n')
+    assert main(["check", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "must be a list of strings" in err and "Traceback" not in err
+
+
+def test_scan_exits_1_and_says_what_its_counts_mean_when_a_file_does_not_parse(
+    project, capsys
+) -> None:
+    root = project(
+        {
+            "app/relay.py": UNRESOLVED,
+            "app/broken.py": "def f(:\n    q.put(1)\n",
+            "app/plain.py": "X = 1\n",
+        }
+    )
+    assert main(["scan", str(root), "-j", "1"]) == 1
+    out = capsys.readouterr().out
+    summary = out.strip().splitlines()[-1]
+    assert summary == (
+        "0 site(s), 3 candidate(s), 0 handler(s), 1 error(s); 4 file(s) scanned: "
+        "1 analysed in depth, 2 skipped by the text filter (they cannot hold a site), "
+        "1 could not be read or parsed"
+    )
+    assert "app/broken.py: error:" in out
+    assert main(["scan", str(root), "--json", "-j", "1"]) == 1
+    assert json.loads(capsys.readouterr().out)["errors"][0]["path"] == "app/broken.py"
+
+
+def test_scan_exits_0_on_a_clean_tree(project, capsys) -> None:
+    root = project({"app/plain.py": "X = 1\n"})
+    assert main(["scan", str(root), "-j", "1"]) == 0
