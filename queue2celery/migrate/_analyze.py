@@ -14,7 +14,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ._handler_finder import HandlerFact, HandlerScanner, StateUse
 from ._resolve import BACKGROUND_TASKS, METADATA, RET, Resolver
 from ._risks import Risk, payload_risks
-from ._rules import SiteRules, Spawn, is_sentinel, priority_split
+from ._rules import SiteRules, Spawn, is_sentinel, payload_class, priority_split
 
 ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
 # Methods a home-made manager's enqueue entry point is often called; on an unresolved
@@ -404,18 +404,7 @@ class FactCollector(SiteRules):
         )
 
     def _payload_class(self, item: cst.BaseExpression) -> str | None:
-        if isinstance(item, cst.Tuple) and item.elements:
-            return self._payload_class(item.elements[-1].value)
-        if isinstance(item, cst.Call):
-            names = sorted(self.r.fqns(item.func))
-            return names[0] if names and _class_like_name(names[0]) else None
-        if isinstance(item, cst.Name):
-            for name in sorted(self.r.receivers(item)):
-                if name.startswith(RET) and _class_like_name(name[len(RET) :]):
-                    return name[len(RET) :]
-                if name.startswith("@type:"):
-                    return name[len("@type:") :]
-        return None
+        return payload_class(item, self.r)
 
     def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
         line, col = self._position(node)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from ._analyze import CANDIDATE_METHODS, CallFact, FileFacts, SpawnFact
@@ -46,6 +47,8 @@ class Linker:
         self.config = config
         facts = list(facts)
         self.values: dict[str, set[str]] = {}
+        self._atoms: dict[str, set[str]] = {}  # memo: every name resolved once
+        self._visiting: set[str] = set()
         self.returns: dict[str, set[str]] = {}
         self.class_methods: dict[str, tuple[str, ...]] = {}
         self.class_kinds: dict[str, str] = {}
@@ -109,8 +112,20 @@ class Linker:
     def atoms(self, name: str, depth: int = 0) -> set[str]:
         """What ``name`` (an object name or a symbolic one from the collector) may be:
         object names and ``@type:C`` instances of classes."""
-        if depth > 8:
-            return set()
+        known = self._atoms.get(name)
+        if known is not None:
+            return known
+        if depth > 8 or name in self._visiting:
+            return set()  # a cycle of aliases, or too deep to matter
+        self._visiting.add(name)
+        try:
+            known = self._resolve_atoms(name, depth)
+        finally:
+            self._visiting.discard(name)
+        self._atoms[name] = known
+        return known
+
+    def _resolve_atoms(self, name: str, depth: int) -> set[str]:
         if name.startswith(TYPE):
             return {name}
         if name.startswith(RET):
@@ -456,12 +471,16 @@ def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str
     for f in facts:  # the modules of what handlers write say whether it is mutable
         wanted.update(u.variable for u in f.state_uses if u.function in handlers)
     wanted |= {_symbol_target(r) for r in receivers}
+    called = {r[len(RET) :] for r in receivers if r.startswith(RET)}
     for f in facts:
         for obj, values in f.instances:
             if obj in receivers:
                 wanted.update(_symbol_target(v) for v in values)
+                called.update(v[len(RET) :] for v in values if v.startswith(RET))
+    for f in facts:  # what the factories and providers seen return (one level per round)
         for fn, names in f.returns:
-            wanted.update(_symbol_target(n) for n in names)
+            if fn in called:
+                wanted.update(_symbol_target(n) for n in names)
     # The functions threads and tasks run: their modules say what they drain. Deeper calls
     # (up to three) are followed among the modules loaded anyway: a consumer lives where its
     # queue is defined or used, and loading every callee's module costs most of a large tree.
@@ -479,19 +498,31 @@ def _symbol_target(name: str) -> str:
     return name
 
 
-def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[bytes]:
-    """Patterns a file must match to hold a call scan can only judge now that it knows the
-    tree's enqueue methods (``.submit_job(``), wrappers (``send_event(``) and ``app.state``
-    attributes (``state.task_manager``)."""
-    words = {
-        rb"\." + method.encode() + rb"\s*\("
-        for _, method in linker.enqueue_methods
-        if method not in ENQUEUE and not method.startswith("__")
-    }
-    words |= {rb"\b" + fn.rpartition(".")[2].encode() + rb"\s*\(" for fn in linker.wrappers}
+def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[tuple[bytes, bytes]]:
+    """``(call, anchor)`` patterns a file must both match to hold a call scan can only judge
+    now that it knows the tree's enqueue methods (``.submit_job(`` in a file that names the
+    manager's class, its module, a factory returning it or ``state``), wrappers
+    (``send_event(``) and ``app.state`` attributes (``state.task_manager``)."""
+    out: set[tuple[bytes, bytes]] = set()
+    for cls, method in linker.enqueue_methods:
+        if method in ENQUEUE or method.startswith("_"):  # private: called in its module
+            continue
+        module, _, short = cls.rpartition(".")
+        anchors = {short, module.rpartition(".")[2]}
+        anchors |= {
+            fn.rpartition(".")[2]
+            for fn in linker.returns
+            if TYPE + cls in linker.atoms(RET + fn)
+        }
+        alternatives = b"|".join(re.escape(a.encode()) for a in sorted(anchors) if a)
+        anchor = rb"\b(?:" + alternatives + rb")\b|\.state\s*\."  # or reached by app.state
+        out.add((rb"\." + method.encode() + rb"\s*\(", anchor))
+    for fn in linker.wrappers:
+        out.add((rb"\b" + fn.rpartition(".")[2].encode() + rb"\s*\(", b""))
     for f in facts:
         for call in f.calls:
             for r in call.receivers:
                 if r.startswith(STATE):
-                    words.add(rb"state\s*\.\s*" + r[len(STATE) :].split(".")[0].encode() + rb"\b")
-    return words
+                    attr = r[len(STATE) :].split(".")[0].encode()
+                    out.add((rb"state\s*\.\s*" + attr + rb"\b", b""))
+    return out

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ._resolve import Resolver
+from ._resolve import RET, TYPE, Resolver
 
-__all__ = ["SiteRules", "Spawn", "is_sentinel", "priority_split"]
+__all__ = ["SiteRules", "Spawn", "is_sentinel", "payload_class", "priority_split"]
 
 _CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 _LOOP_METHODS = frozenset({"create_task", "ensure_future"})
@@ -292,3 +292,27 @@ def priority_split(
     if not number and "prio" not in cst.Module([]).code_for_node(first).lower():
         return None
     return first, expr.elements[-1].value
+
+
+def payload_class(expr: cst.BaseExpression, resolver: Resolver) -> str | None:
+    """The class whose instance ``expr`` is, when the source says so: ``Task(...)``, a local
+    assigned ``Task(...)``, a parameter annotated ``Task``, or the item of a priority tuple."""
+    if isinstance(expr, cst.Tuple) and expr.elements:
+        return payload_class(expr.elements[-1].value, resolver)
+    if isinstance(expr, cst.Call):
+        names = sorted(resolver.fqns(expr.func))
+        return names[0] if names and _class_like(names[0]) else None
+    if isinstance(expr, cst.Name):
+        for name in sorted(resolver.receivers(expr)):
+            if name.startswith(RET) and _class_like(name[len(RET) :]):
+                return name[len(RET) :]
+            if name.startswith(TYPE):
+                return name[len(TYPE) :]
+    return None
+
+
+def _class_like(name: str) -> bool:
+    # Classes are CapWords by convention (PEP 8); functions building JSON-safe values and
+    # constants are not.
+    last = name.rpartition(".")[2]
+    return last[:1].isupper() and not last.isupper() and not name.startswith("builtins.")

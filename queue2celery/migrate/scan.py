@@ -118,7 +118,7 @@ def scan(
     done: set[str] = set()
     unreadable = {e.path for e in errors}
     todo = first
-    searched: set[bytes] = set()
+    searched: set[tuple[bytes, bytes]] = set()
     while todo:
         _analyse(todo, mapped, facts, done, jobs, progress)
         mapped = None  # modules needed for their definitions are analysed whatever they call
@@ -130,11 +130,11 @@ def scan(
             words = words_needed(linker, facts.values()) - searched
             searched |= words
             if words:
-                pattern = re.compile(b"|".join(sorted(words)))
+                patterns = [(re.compile(call), re.compile(anchor)) for call, anchor in words]
                 todo = [
                     f
                     for f in files
-                    if f.rel not in done and f.rel not in unreadable and _says(f, pattern)
+                    if f.rel not in done and f.rel not in unreadable and _says(f, patterns)
                 ]
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
     linker = Linker((f for f in facts.values() if not f.error), config)
@@ -200,8 +200,9 @@ def _needed(
     return todo
 
 
-def _says(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:
+def _says(f: SourceFile, patterns: list[tuple[re.Pattern[bytes], re.Pattern[bytes]]]) -> bool:
     try:
-        return pattern.search(f.path.read_bytes()) is not None
+        data = f.path.read_bytes()
     except OSError:
         return False
+    return any(call.search(data) and anchor.search(data) for call, anchor in patterns)

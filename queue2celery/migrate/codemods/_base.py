@@ -16,9 +16,19 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
 from .._resolve import METADATA, Resolver
+from .._rules import SiteRules, Spawn
 from ..config import MigrateConfig, load_config
 
-__all__ = ["LegacyCallCodemod", "Plan"]
+__all__ = ["LegacyCallCodemod", "Plan", "TreeFacts"]
+
+
+@dataclass(frozen=True)
+class TreeFacts:
+    """What scan knows about the whole tree that one file's codemod cannot see."""
+
+    # Mapped queues fed ``(priority, item)`` entries (PriorityQueues): such a put becomes
+    # ``apply_async((item,), priority=...)`` instead of sending the tuple.
+    priority_queues: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -44,8 +54,10 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         context: CodemodContext,
         config: MigrateConfig | None = None,
         config_file: str | None = None,
+        facts: TreeFacts | None = None,
     ) -> None:
         super().__init__(context)
+        self.facts = facts or TreeFacts()
         if config is None:
             # Run by `python -m libcst.tool codemod`: read the project's pyproject.toml.
             start = Path(context.filename) if context.filename else Path.cwd()
@@ -79,6 +91,10 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
     @abstractmethod
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         """The rewrite for ``node``, or None when it is not a mapped site of this codemod."""
+
+    def plan_spawn(self, node: cst.Call, spawn: Spawn, resolver: Resolver) -> Plan | None:
+        """The rewrite of a fire-and-forget start (:class:`._rules.Spawn`), if any."""
+        return None
 
     @property
     def queues(self) -> Mapping[str, str]:
@@ -175,35 +191,33 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         return updated_node
 
 
-class _Planner(cst.CSTVisitor):
+class _Planner(SiteRules):
+    """Walks the original tree with the same rules as scan's collector (:mod:`.._rules`)."""
+
     def __init__(self, codemod: LegacyCallCodemod, resolver: Resolver) -> None:
-        super().__init__()
+        super().__init__(resolver)
         self.codemod = codemod
         self.resolver = resolver
         self.plans: dict[int, tuple[Plan, str]] = {}
         self.calls: dict[int, cst.Call] = {}
-        self._decorators = 0
-        self._awaited: set[int] = set()
-
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        self._decorators += 1
-
-    def leave_Decorator(self, original_node: cst.Decorator) -> None:
-        self._decorators -= 1
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self._awaited.add(id(node.expression))
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        super().visit_Assign(node)
         self.resolver.note_assignment(node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.resolver.note_assignment(node)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self._decorators or id(node) in self._awaited:
+        super().visit_Call(node)
+        if not self.may_enqueue(node):
             return
-        plan = self.codemod.plan(node, self.resolver)
+        self._add(node, self.codemod.plan(node, self.resolver))
+
+    def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
+        self._add(node, self.codemod.plan_spawn(node, spawn, self.resolver))
+
+    def _add(self, node: cst.Call, plan: Plan | None) -> None:
         if plan is not None:
             self.plans[id(node)] = (plan, "")
             self.calls[id(node)] = node
