@@ -17,6 +17,7 @@ from .codemods import (
     ReplaceBackgroundTaskCommand,
     ReplaceManagerAddTaskCommand,
     ReplaceQueuePutCommand,
+    ReplaceSpawnCommand,
 )
 from .config import MigrateConfig, find_pyproject, load_config, proposed_tables
 from .results import (
@@ -48,6 +49,7 @@ __all__ = [
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",
     "ReplaceQueuePutCommand",
+    "ReplaceSpawnCommand",
     "RewriteResult",
     "Risk",
     "ScanResult",

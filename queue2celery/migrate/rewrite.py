@@ -20,10 +20,10 @@ from ._files import (
 )
 from ._parallel import Progress, parallel_map
 from .codemods import CODEMODS
-from .codemods._base import LegacyCallCodemod
+from .codemods._base import LegacyCallCodemod, TreeFacts
 from .config import MigrateConfig
 from .results import FileChange, FileError, RewriteResult
-from .scan import collect_files
+from .scan import collect_files, scan
 
 __all__ = ["rewrite", "rewrite_source"]
 
@@ -36,6 +36,7 @@ def rewrite_source(
     is_package: bool = False,
     filename: str | None = None,
     codemods: Sequence[type[LegacyCallCodemod]] = CODEMODS,
+    facts: TreeFacts | None = None,
 ) -> tuple[bytes, tuple[str, ...]]:
     """``(new_source, warnings)``; returns ``source`` itself when nothing changes.
 
@@ -45,6 +46,8 @@ def rewrite_source(
     bom, body = split_bom(source)
     names = config.mapped_names
     if not (may_hold_site(body, names) and mentions(body, names)):
+        return source, ()
+    if not any(command.may_apply(body, config) for command in codemods):
         return source, ()
     reason = too_deeply_nested(body)
     if reason is not None:
@@ -60,7 +63,7 @@ def rewrite_source(
             full_module_name=module or None,
             full_package_name=package or None,
         )
-        tree = command(context, config=config).transform_module(tree)
+        tree = command(context, config=config, facts=facts).transform_module(tree)
         warnings.extend(context.warnings)
     out = tree.bytes
     return (source if out == body else bom + out), tuple(warnings)
@@ -69,13 +72,16 @@ def rewrite_source(
 Outcome = tuple[str, bytes | None, tuple[str, ...], str | None]
 
 
-def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
-    path, rel, module, is_package, config = job
+RewriteJob = tuple[str, str, str, bool, MigrateConfig, "TreeFacts | None"]
+
+
+def _rewrite_job(job: RewriteJob) -> Outcome:
+    path, rel, module, is_package, config, facts = job
     try:
         with open(path, "rb") as handle:
             source = handle.read()
         new, warnings = rewrite_source(
-            source, config, module=module, is_package=is_package, filename=path
+            source, config, module=module, is_package=is_package, filename=path, facts=facts
         )
         return rel, (None if new == source else new), warnings, None
     except RecursionError:
@@ -85,7 +91,7 @@ def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
         return rel, None, (), f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-def _crashed(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
+def _crashed(job: RewriteJob) -> Outcome:
     return job[1], None, (), "the parser crashed its process on this file"
 
 
@@ -122,7 +128,8 @@ def rewrite(
             originals[f.rel] = data
     if on_total:
         on_total(len(candidates))
-    jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config) for f in candidates]
+    facts = _tree_facts(path, config, jobs) if candidates else None
+    jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     paths = {f.rel: f.path for f in candidates}
     changes: list[FileChange] = []
@@ -143,3 +150,15 @@ def rewrite(
         changes.append(FileChange(rel, _diff(rel, originals[rel], new), notes))
     errors.sort(key=lambda e: e.path)
     return RewriteResult(len(files), tuple(changes), tuple(errors), tuple(warnings), dry_run)
+
+
+def _tree_facts(path: Path, config: MigrateConfig, jobs: int | None) -> TreeFacts:
+    """What one file cannot say about the tree, from the same scan ``check`` runs: which
+    mapped queues are fed ``(priority, item)`` entries."""
+    found = scan(path, config, jobs=jobs)
+    priority = frozenset(
+        s.queue
+        for s in found.sites
+        if s.queue and any(r.code == "priority-tuple" for r in s.risks)
+    )
+    return TreeFacts(priority_queues=priority)
