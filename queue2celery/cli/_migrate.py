@@ -87,9 +87,7 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
     for site in result.sites:
         target = site.target or "(unmapped)"
         via = f" (via {site.via})" if site.via else ""
-        click.echo(
-            f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue}{via} -> {target}"
-        )
+        click.echo(f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue}{via} -> {target}")
         for risk in site.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
     for h in result.handlers:
@@ -115,10 +113,16 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
         f"{len(result.errors)} could not be read or parsed"
     )
     proposal = proposed_tables(
-        [q for kind in ("queue_put", "manager_add_task", "manager_enqueue")
-         for q in result.unmapped(kind)],
-        [q for kind in ("background_task", "create_task", "thread_start", "executor_submit")
-         for q in result.unmapped(kind)],
+        [
+            q
+            for kind in ("queue_put", "manager_add_task", "manager_enqueue")
+            for q in result.unmapped(kind)
+        ],
+        [
+            q
+            for kind in ("background_task", "create_task", "thread_start", "executor_submit")
+            for q in result.unmapped(kind)
+        ],
     )
     if proposal:
         click.echo("\nProposed mapping for pyproject.toml (replace CHANGE_ME):\n" + proposal)

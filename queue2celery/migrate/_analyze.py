@@ -23,9 +23,32 @@ CANDIDATE_METHODS = frozenset(
     {"add_task", "enqueue", "enqueue_task", "add_job", "submit_task", "push_task", "put_task"}
 )
 # Calls never worth a fact: builtins and the commonest methods on values.
-_NOISE = frozenset({"get", "items", "keys", "values", "append", "format", "join", "split",
-                    "strip", "encode", "decode", "startswith", "endswith", "lower", "upper",
-                    "info", "debug", "warning", "error", "exception", "isoformat", "update"})
+_NOISE = frozenset(
+    {
+        "get",
+        "items",
+        "keys",
+        "values",
+        "append",
+        "format",
+        "join",
+        "split",
+        "strip",
+        "encode",
+        "decode",
+        "startswith",
+        "endswith",
+        "lower",
+        "upper",
+        "info",
+        "debug",
+        "warning",
+        "error",
+        "exception",
+        "isoformat",
+        "update",
+    }
+)
 _GET_METHODS = frozenset({"get", "get_nowait"})
 _EXECUTOR_METHODS = {"submit": 0, "run_in_executor": 1, "to_thread": 0, "start_new_thread": 0}
 
@@ -451,9 +474,13 @@ class FactCollector(SiteRules):
                 if arg.keyword is not None and arg.keyword.value == "target":
                     target = arg.value
         elif (
-            self.r.fqns(func) & {"asyncio.create_task", "asyncio.ensure_future", "asyncio.run"}
-            or (isinstance(func, cst.Attribute) and func.attr.value in _TASK_STARTS)
-        ) and node.args and isinstance(node.args[0].value, cst.Call):
+            (
+                self.r.fqns(func) & {"asyncio.create_task", "asyncio.ensure_future", "asyncio.run"}
+                or (isinstance(func, cst.Attribute) and func.attr.value in _TASK_STARTS)
+            )
+            and node.args
+            and isinstance(node.args[0].value, cst.Call)
+        ):
             target = node.args[0].value.func
         if target is not None:
             self.thread_targets |= self.r.callable_ids(target)
@@ -522,15 +549,13 @@ def closure_captures(expr: cst.BaseExpression, get_metadata: object) -> tuple[st
 
     if not isinstance(expr, cst.Name):
         return ()
-    get = get_metadata  # type: ignore[assignment]
+    get = get_metadata
     scope = get(ScopeProvider, expr, None)  # type: ignore[operator]
     if scope is None or expr.value not in scope:
         return ()
     for assignment in scope[expr.value]:
         node = getattr(assignment, "node", None)
-        if not isinstance(node, cst.FunctionDef) or not isinstance(
-            assignment.scope, FunctionScope
-        ):
+        if not isinstance(node, cst.FunctionDef) or not isinstance(assignment.scope, FunctionScope):
             continue
         inner = get(ScopeProvider, node.body, None)  # type: ignore[operator]
         if not isinstance(inner, FunctionScope):

@@ -201,11 +201,11 @@ class Linker:
                 or any(cls in f.threaded_classes for f in self._facts)
             ):
                 self.manager_classes.add(cls)
-        for obj, values in self.values.items():
+        for obj in self.values:
             classes = self.classes_of([obj])
             if QUEUE_CLASSES & classes or _legacy(classes):
                 self.manager_classes.add(obj.rpartition(".")[0])  # a class holding a queue
-        self.manager_classes &= {c for c in self.class_methods if "add_task" in self.class_methods[c]}
+        self.manager_classes &= {c for c, m in self.class_methods.items() if "add_task" in m}
 
     def handler(self, path: str, fact: HandlerFact) -> HandlerSite | None:
         queue = self._handler_queue(fact)
@@ -276,11 +276,18 @@ class Linker:
                 risks = tuple(r for r in risks if r.code != "object-construction")
             risks = (*risks, *extra)
         if kind == "background_task" and call.function:
-            extra = [closure_risk(call.captures)] if call.captures else []
-            risks = (*risks, *extra, *self._host_bound(call.function))
+            closure = (closure_risk(call.captures),) if call.captures else ()
+            risks = (*risks, *closure, *self._host_bound(call.function))
             return Site(
-                path, call.line, call.col, kind, queue, target, risks,
-                function=call.function, captures=call.captures,
+                path,
+                call.line,
+                call.col,
+                kind,
+                queue,
+                target,
+                risks,
+                function=call.function,
+                captures=call.captures,
             )
         return Site(path, call.line, call.col, kind, queue, target, risks, via=via)
 
@@ -294,7 +301,8 @@ class Linker:
             kind_of = self.class_kinds.get(call.payload_class)
             out.append(object_risk(call.payload_class, kind_of, self.config))
         if kind == "queue_put" and any(
-            call.enclosing in self.drain_functions.get(a, ()) for r in call.receivers
+            call.enclosing in self.drain_functions.get(a, ())
+            for r in call.receivers
             for a in self.atoms(r)
         ):
             out.append(requeue_risk())
@@ -302,9 +310,7 @@ class Linker:
             out.append(startup_risk())
         return tuple(out)
 
-    def _classify(
-        self, call: CallFact
-    ) -> tuple[str | None, str | None, str | None, str | None]:
+    def _classify(self, call: CallFact) -> tuple[str | None, str | None, str | None, str | None]:
         queues: Mapping[str, str] = self.config.queues
         none = (None, None, None, None)
         if call.method in ("put", "put_nowait"):
@@ -377,20 +383,30 @@ class Linker:
             return None
         text = call.receiver_text
         if call.method in ("put", "put_nowait"):
-            atoms = set().union(*(self.atoms(r) for r in call.receivers)) if call.receivers else set()
+            atoms = (
+                set().union(*(self.atoms(r) for r in call.receivers)) if call.receivers else set()
+            )
             classes = {a[len(TYPE) :] for a in atoms if a.startswith(TYPE)}
             if atoms & self.pools:
                 return None
             if QUEUE_CLASSES & classes:
                 return Candidate(
-                    path, call.line, call.col, call.method, text,
+                    path,
+                    call.line,
+                    call.col,
+                    call.method,
+                    text,
                     "a queue.Queue no consumer was found for (none drains it within three "
                     "calls of a thread or task target)",
                 )
             if classes or not _queue_word(text):
                 return None
             return Candidate(
-                path, call.line, call.col, call.method, text,
+                path,
+                call.line,
+                call.col,
+                call.method,
+                text,
                 f"the receiver {text!r} could not be resolved (a parameter without a type, "
                 "a value from a call scan cannot follow)",
             )
@@ -401,7 +417,11 @@ class Linker:
             if classes:
                 return None
             return Candidate(
-                path, call.line, call.col, call.method, text,
+                path,
+                call.line,
+                call.col,
+                call.method,
+                text,
                 f"{call.method}() on {text!r}, whose type scan could not resolve",
             )
         return None
@@ -471,15 +491,15 @@ def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str
     for f in facts:  # the modules of what handlers write say whether it is mutable
         wanted.update(u.variable for u in f.state_uses if u.function in handlers)
     wanted |= {_symbol_target(r) for r in receivers}
-    called = {r[len(RET) :] for r in receivers if r.startswith(RET)}
+    factories = {r[len(RET) :] for r in receivers if r.startswith(RET)}
     for f in facts:
         for obj, values in f.instances:
             if obj in receivers:
                 wanted.update(_symbol_target(v) for v in values)
-                called.update(v[len(RET) :] for v in values if v.startswith(RET))
+                factories.update(v[len(RET) :] for v in values if v.startswith(RET))
     for f in facts:  # what the factories and providers seen return (one level per round)
         for fn, names in f.returns:
-            if fn in called:
+            if fn in factories:
                 wanted.update(_symbol_target(n) for n in names)
     # The functions threads and tasks run: their modules say what they drain. Deeper calls
     # (up to three) are followed among the modules loaded anyway: a consumer lives where its
@@ -510,9 +530,7 @@ def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[tuple[bytes,
         module, _, short = cls.rpartition(".")
         anchors = {short, module.rpartition(".")[2]}
         anchors |= {
-            fn.rpartition(".")[2]
-            for fn in linker.returns
-            if TYPE + cls in linker.atoms(RET + fn)
+            fn.rpartition(".")[2] for fn in linker.returns if TYPE + cls in linker.atoms(RET + fn)
         }
         alternatives = b"|".join(re.escape(a.encode()) for a in sorted(anchors) if a)
         anchor = rb"\b(?:" + alternatives + rb")\b|\.state\s*\."  # or reached by app.state

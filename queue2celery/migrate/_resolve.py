@@ -151,9 +151,7 @@ class Resolver:
         scope: Scope | None = self._get(ScopeProvider, name, None)
         if scope is None or name.value not in scope:
             return False
-        return any(
-            isinstance(a, Assignment) and id(a.node) in node_ids for a in scope[name.value]
-        )
+        return any(isinstance(a, Assignment) and id(a.node) in node_ids for a in scope[name.value])
 
     def _first_param_class(self, assignment: object) -> str | None:
         if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Param):
@@ -268,11 +266,7 @@ class Resolver:
             )
         if isinstance(annotation, cst.Subscript):
             outer = self.fqns(annotation.value)
-            inner = [
-                e.slice.value
-                for e in annotation.slice
-                if isinstance(e.slice, cst.Index)
-            ]
+            inner = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
             if outer & {"typing.Optional", "typing.Union"}:
                 return set().union(*(self._annotation_types(i) for i in inner))
             if outer & {"typing.Annotated", "typing_extensions.Annotated"} and inner:

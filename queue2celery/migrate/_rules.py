@@ -31,8 +31,18 @@ _KEEP_METHODS = frozenset({"add", "append"})
 _HANDLE_METHODS = frozenset({"add_done_callback", "start", "setDaemon"})
 # Functions that start the app's own machinery (consumers, watchers), not per-request work.
 _STARTUP_NAMES = frozenset(
-    {"lifespan", "startup", "on_startup", "startup_event", "app_lifespan", "__init__", "start",
-     "main", "run_forever", "serve"}
+    {
+        "lifespan",
+        "startup",
+        "on_startup",
+        "startup_event",
+        "app_lifespan",
+        "__init__",
+        "start",
+        "main",
+        "run_forever",
+        "serve",
+    }
 )
 _SENTINEL_WORDS = ("STOP", "SENTINEL", "SHUTDOWN", "POISON", "QUIT", "_EXIT", "DONE")
 

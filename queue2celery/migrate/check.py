@@ -87,7 +87,9 @@ class _Suppressions:
         if not 0 < finding.line <= len(lines):
             return False
         match = _IGNORE.search(lines[finding.line - 1])
-        return bool(match) and finding.code in {c.strip() for c in match.group(1).split(",")}
+        if match is None:
+            return False
+        return finding.code in {c.strip() for c in match.group(1).split(",")}
 
 
 def check(

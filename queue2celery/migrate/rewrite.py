@@ -157,8 +157,6 @@ def _tree_facts(path: Path, config: MigrateConfig, jobs: int | None) -> TreeFact
     mapped queues are fed ``(priority, item)`` entries."""
     found = scan(path, config, jobs=jobs)
     priority = frozenset(
-        s.queue
-        for s in found.sites
-        if s.queue and any(r.code == "priority-tuple" for r in s.risks)
+        s.queue for s in found.sites if s.queue and any(r.code == "priority-tuple" for r in s.risks)
     )
     return TreeFacts(priority_queues=priority)

@@ -52,6 +52,6 @@ def test_scan_finds_every_marked_site_and_nothing_else(name: str, app_copy) -> N
     assert result.errors == ()
     found = {(s.path, s.line): (s.kind, {r.code for r in s.risks}) for s in result.sites}
     assert {k: v[0] for k, v in found.items()} == {k: v[0] for k, v in expected.items()}
-    for where, (kind, risks) in expected.items():
+    for where, (_kind, risks) in expected.items():
         assert risks <= found[where][1], f"{where}: {found[where][1]} lacks {risks}"
     assert {(c.path, c.line) for c in result.candidates} == expected_candidates

@@ -63,7 +63,7 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
                 " Celery on Redis takes priorities 0-9, 0 runs first"
             )
             item = item.with_changes(value=entry)
-            priority = cst.Arg(
+            given = cst.Arg(
                 prio,
                 keyword=cst.Name("priority"),
                 equal=cst.AssignEqual(
@@ -73,7 +73,7 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
             )
             return Plan(
                 target,
-                _with_priority(item, priority, node.args[-1]),
+                _with_priority(item, given, node.args[-1]),
                 chain_nodes(func.value),
                 method="apply_async",
             )
@@ -94,7 +94,6 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
             chain_nodes(func.value),
             method="apply_async",
         )
-
 
     def _carried(self, cls: str) -> bool:
         short = cls.rpartition(".")[2]

@@ -1,9 +1,9 @@
 """Fire-and-forget starts of a mapped function -> ``task.delay(args)``::
 
-    asyncio.create_task(send_webhook(url, body))          -> send_webhook.delay(url, body)
-    threading.Thread(target=send_mail, args=(to,)).start() -> send_mail.delay(to)
-    executor.submit(resize, path)                          -> resize.delay(path)
-    loop.run_in_executor(None, audit, user_id)             -> audit.delay(user_id)
+asyncio.create_task(send_webhook(url, body))          -> send_webhook.delay(url, body)
+threading.Thread(target=send_mail, args=(to,)).start() -> send_mail.delay(to)
+executor.submit(resize, path)                          -> resize.delay(path)
+loop.run_in_executor(None, audit, user_id)             -> audit.delay(user_id)
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def _separated(args: tuple[cst.Arg, ...]) -> tuple[cst.Arg, ...]:
         if last:
             out.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
         elif not isinstance(arg.comma, cst.Comma):
-            out.append(arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+            out.append(
+                arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            )
         else:
             out.append(arg)
     return tuple(out)
