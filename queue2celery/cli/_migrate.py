@@ -54,6 +54,12 @@ _config_opt = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="pyproject.toml with [tool.queue2celery] (default: the nearest one above PATH).",
 )
+_cache_opt = click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Analyse every file again instead of reusing .q2c_cache/ for unchanged files.",
+)
 _jobs_opt = click.option(
     "-j",
     "--jobs",
@@ -68,7 +74,10 @@ _jobs_opt = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (DESIGN.md).")
 @_config_opt
 @_jobs_opt
-def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int | None) -> None:
+@_cache_opt
+def scan_command(
+    path: Path, as_json: bool, config_file: Path | None, jobs: int | None, no_cache: bool
+) -> None:
     """Find legacy enqueue sites, candidates, handlers, risky payloads and files that do
     not parse; exit 1 if a file could not be read or parsed."""
     import json
@@ -78,7 +87,14 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
     config = _migrate_config(path, config_file)
     bar = _ProgressBar("scanning")
     try:
-        result = scan(path, config, jobs=jobs, progress=bar.step, on_total=bar.total)
+        result = scan(
+            path,
+            config,
+            jobs=jobs,
+            progress=bar.step,
+            on_total=bar.total,
+            use_cache=not no_cache,
+        )
     finally:
         bar.close()
     if as_json:
@@ -168,14 +184,22 @@ def rewrite_command(path: Path, diff: bool, jobs: int | None, config_file: Path 
 @_path_arg
 @_config_opt
 @_jobs_opt
-def check_command(path: Path, config_file: Path | None, jobs: int | None) -> None:
+@_cache_opt
+def check_command(path: Path, config_file: Path | None, jobs: int | None, no_cache: bool) -> None:
     """List remaining legacy sites as path:line:col: Q2Cnnn message; exit 1 if any."""
     from ..migrate import check
 
     config = _migrate_config(path, config_file)
     bar = _ProgressBar("checking")
     try:
-        result = check(path, config, jobs=jobs, progress=bar.step, on_total=bar.total)
+        result = check(
+            path,
+            config,
+            jobs=jobs,
+            progress=bar.step,
+            on_total=bar.total,
+            use_cache=not no_cache,
+        )
     finally:
         bar.close()
     for finding in result.findings:

@@ -99,10 +99,13 @@ def check(
     jobs: int | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    use_cache: bool = False,
 ) -> CheckResult:
     """Every legacy site still under ``path``; a file that does not parse is a finding too
     (it could hide sites)."""
-    result = scan(path, config, jobs=jobs, progress=progress, on_total=on_total)
+    result = scan(
+        path, config, jobs=jobs, progress=progress, on_total=on_total, use_cache=use_cache
+    )
     config = config or MigrateConfig()
     findings = [
         Finding(s.path, s.line, s.col, CHECK_CODES[s.kind], _message(s))

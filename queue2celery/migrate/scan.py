@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ._analyze import FileFacts, analyze
+from ._cache import FactsCache
 from ._files import (
     SourceFile,
     calls_enqueue,
@@ -100,9 +101,11 @@ def scan(
     progress: Progress | None = None,
     prefilter: bool = True,
     on_total: Callable[[int], None] | None = None,
+    use_cache: bool = False,
 ) -> ScanResult:
     """Scan ``path`` (a folder or one file). ``prefilter=False`` parses every file (the slow,
-    obvious way; kept for the benchmark, the findings are the same)."""
+    obvious way; kept for the benchmark, the findings are the same). ``use_cache`` keeps
+    each file's facts in ``.q2c_cache/`` at the root, reused while the file is unchanged."""
     config = config or MigrateConfig()
     files = collect_files(path)
     by_module = {f.module: f for f in files if f.module}
@@ -117,10 +120,11 @@ def scan(
     facts: dict[str, FileFacts] = {}
     done: set[str] = set()
     unreadable = {e.path for e in errors}
+    cache = FactsCache(path) if use_cache else None
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
     while todo:
-        _analyse(todo, mapped, facts, done, jobs, progress)
+        _analyse(todo, mapped, facts, done, jobs, progress, cache)
         mapped = None  # modules needed for their definitions are analysed whatever they call
         todo = _needed(facts, config, by_module, done)
         if not todo:
@@ -136,6 +140,8 @@ def scan(
                     for f in files
                     if f.rel not in done and f.rel not in unreadable and _says(f, patterns)
                 ]
+    if cache is not None:
+        cache.save()
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
     linker = Linker((f for f in facts.values() if not f.error), config)
     sites: list[Site] = []
@@ -176,12 +182,25 @@ def _analyse(
     done: set[str],
     jobs: int | None,
     progress: Progress | None,
+    cache: FactsCache | None = None,
 ) -> None:
     done.update(f.rel for f in todo)
+    keys = {f.rel: cache.key(f.path, f.module, mapped) for f in todo} if cache else {}
+    missing: list[SourceFile] = []
+    for f in todo:
+        known = cache.get(f.rel, keys[f.rel]) if cache else None
+        if known is None:
+            missing.append(f)
+        else:
+            facts[f.rel] = known
+    if progress and len(missing) < len(todo):
+        progress(len(todo) - len(missing))
     for rel, result in parallel_map(
-        _analyze_job, [_job(f, mapped) for f in todo], jobs, progress, _crashed
+        _analyze_job, [_job(f, mapped) for f in missing], jobs, progress, _crashed
     ):
         facts[rel] = result
+        if cache is not None:
+            cache.put(rel, keys[rel], result)
 
 
 def _needed(

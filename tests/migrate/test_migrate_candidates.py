@@ -92,3 +92,15 @@ def test_scan_exits_1_and_says_what_its_counts_mean_when_a_file_does_not_parse(
 def test_scan_exits_0_on_a_clean_tree(project, capsys) -> None:
     root = project({"app/plain.py": "X = 1\n"})
     assert main(["scan", str(root), "-j", "1"]) == 0
+
+
+def test_the_facts_cache_is_reused_only_for_unchanged_files(project) -> None:
+    root = project({"app/relay.py": UNRESOLVED})
+    first = scan(root, load_config(root), jobs=1, use_cache=True)
+    assert (root / ".q2c_cache" / ".gitignore").read_text() == "*\n"
+    assert scan(root, load_config(root), jobs=1, use_cache=True) == first
+    relay = root / "app" / "relay.py"
+    relay.write_text(UNRESOLVED.replace("job_queue.put(item)\n", "pass\n", 1), encoding="utf-8")
+    changed = scan(root, load_config(root), jobs=1, use_cache=True)
+    assert [c.line for c in changed.candidates] == [8, 14]
+    assert changed == scan(root, load_config(root), jobs=1)  # same as without the cache
