@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -128,7 +129,9 @@ def rewrite(
             originals[f.rel] = data
     if on_total:
         on_total(len(candidates))
-    facts = _tree_facts(path, config, jobs) if candidates else None
+    # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
+    tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
+    facts = _tree_facts(path, config, jobs) if tuples and config.queues else None
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     paths = {f.rel: f.path for f in candidates}
@@ -150,6 +153,9 @@ def rewrite(
         changes.append(FileChange(rel, _diff(rel, originals[rel], new), notes))
     errors.sort(key=lambda e: e.path)
     return RewriteResult(len(files), tuple(changes), tuple(errors), tuple(warnings), dry_run)
+
+
+_TUPLE_PUT = re.compile(rb"\.\s*put(?:_nowait)?\s*\(\s*\(")
 
 
 def _tree_facts(path: Path, config: MigrateConfig, jobs: int | None) -> TreeFacts:

@@ -104,3 +104,46 @@ def test_the_facts_cache_is_reused_only_for_unchanged_files(project) -> None:
     changed = scan(root, load_config(root), jobs=1, use_cache=True)
     assert [c.line for c in changed.candidates] == [8, 14]
     assert changed == scan(root, load_config(root), jobs=1)  # same as without the cache
+
+
+PRIORITY_APP = {
+    "app/tasks/queue.py": """
+    import threading
+    from queue import PriorityQueue
+
+    jobs = PriorityQueue()
+
+    def worker():
+        while True:
+            priority, job = jobs.get()
+            print(job)
+
+    def stop():
+        jobs.put((0, None))
+
+    threading.Thread(target=worker, daemon=True).start()
+    """,
+    "app/api/routes.py": """
+    from app.tasks.queue import jobs
+
+    def add_task(kind, data, priority=5):
+        # 优先级越小越先
+        jobs.put((priority, {"kind": kind, "data": data}))
+    """,
+}
+
+
+def test_rewrite_sends_the_item_of_a_priority_tuple_with_its_priority(project) -> None:
+    from queue2celery.migrate import rewrite
+
+    root = project(
+        PRIORITY_APP,
+        pyproject='[tool.queue2celery.queues]\n"app.tasks.queue.jobs" = "app.celery_tasks.run"\n',
+    )
+    result = rewrite(root, load_config(root), jobs=1)
+    assert result.ok
+    routes = (root / "app" / "api" / "routes.py").read_text(encoding="utf-8")
+    assert 'run.apply_async(({"kind": kind, "data": data},), priority=priority)' in routes
+    compile(routes, "routes.py", "exec")
+    queue_module = (root / "app" / "tasks" / "queue.py").read_text(encoding="utf-8")
+    assert "jobs.put((0, None))" in queue_module  # the shutdown sentinel stays
