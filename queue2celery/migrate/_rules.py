@@ -62,6 +62,7 @@ class Spawn:
 @dataclass
 class _Frame:
     startup: bool
+    node: cst.FunctionDef | None = None
     pending: dict[str, list[object]] = field(default_factory=dict)
     # name -> [call node, Spawn | None (a Thread not started yet), uses, harmless uses]
 
@@ -83,6 +84,10 @@ class SiteRules(cst.CSTVisitor):
     # -- hooks ---------------------------------------------------------------------------
     def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
         """A fire-and-forget start found at ``node`` (override)."""
+
+    def enclosing_function(self) -> cst.FunctionDef | None:
+        """The innermost function being visited (None at module level)."""
+        return self._frames[-1].node if self._frames else None
 
     def may_enqueue(self, node: cst.Call) -> bool:
         """A put-like call that can be an enqueue site: not a decorator (``@router.put``),
@@ -109,7 +114,7 @@ class SiteRules(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         outer = bool(self._frames) and self._frames[-1].startup
-        self._frames.append(_Frame(outer or _is_startup(node)))
+        self._frames.append(_Frame(outer or _is_startup(node), node))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         frame = self._frames.pop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
@@ -131,7 +133,8 @@ def rewrite(
         on_total(len(candidates))
     # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
     tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
-    facts = _tree_facts(path, config, jobs) if tuples and config.queues else None
+    facts = _tree_facts(path, config, jobs) if tuples and config.queues else TreeFacts()
+    facts = replace(facts, importers=_importers(files, config))
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     paths = {f.rel: f.path for f in candidates}
@@ -153,6 +156,34 @@ def rewrite(
         changes.append(FileChange(rel, _diff(rel, originals[rel], new), notes))
     errors.sort(key=lambda e: e.path)
     return RewriteResult(len(files), tuple(changes), tuple(errors), tuple(warnings), dry_run)
+
+
+def _importers(files: list[SourceFile], config: MigrateConfig) -> dict[str, frozenset[str]]:
+    """Each target task module of the tree -> the modules it imports (read with ``ast``)."""
+    targets = {t.rpartition(".")[0] for t in (*config.queues.values(), *config.functions.values())}
+    out: dict[str, frozenset[str]] = {}
+    for f in files:
+        if f.module not in targets:
+            continue
+        try:
+            tree = ast.parse(f.path.read_bytes())
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        package = f.module if f.is_package else f.module.rpartition(".")[0]
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                    base = ".".join(p for p in (*parts, base) if p)
+                names.add(base)
+                names.update(f"{base}.{a.name}" for a in node.names)
+        out[f.module] = frozenset(names)
+    return out
 
 
 _TUPLE_PUT = re.compile(rb"\.\s*put(?:_nowait)?\s*\(\s*\(")

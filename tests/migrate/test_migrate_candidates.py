@@ -147,3 +147,54 @@ def test_rewrite_sends_the_item_of_a_priority_tuple_with_its_priority(project) -
     compile(routes, "routes.py", "exec")
     queue_module = (root / "app" / "tasks" / "queue.py").read_text(encoding="utf-8")
     assert "jobs.put((0, None))" in queue_module  # the shutdown sentinel stays
+
+
+CIRCULAR_APP = {
+    "app/tasks.py": """
+    from app.api import routes  # the tasks module imports the routes (a shared helper)
+
+    def send_email(to):
+        return routes.normalise(to)
+    """,
+    "app/api/routes.py": '''
+    from fastapi import BackgroundTasks
+
+    from app.jobs import send_email
+
+
+    def normalise(to):
+        return to.lower()
+
+
+    def signup(to, background_tasks: BackgroundTasks):
+        """注册后发邮件。"""
+        background_tasks.add_task(send_email, to)
+        return to
+    ''',
+    "app/jobs.py": "def send_email(to):\n    return to\n",
+}
+
+
+def test_rewrite_imports_inside_the_function_when_the_task_module_imports_the_site(
+    project,
+) -> None:
+    from queue2celery.migrate import rewrite
+
+    root = project(
+        CIRCULAR_APP,
+        pyproject='[tool.queue2celery.functions]\n"app.jobs.send_email" = "app.tasks.send_email"\n',
+    )
+    assert rewrite(root, load_config(root), jobs=1).ok
+    routes = (root / "app" / "api" / "routes.py").read_text(encoding="utf-8")
+    assert routes.count("from app.tasks import send_email") == 1
+    assert '    """注册后发邮件。"""\n    from app.tasks import send_email\n' in routes
+    assert "from app.jobs import send_email" not in routes
+    assert rewrite(root, load_config(root), jobs=1).changes == ()  # idempotent
+    import subprocess
+    import sys
+
+    code = "import app.tasks, app.api.routes; print(app.api.routes.normalise('A'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr  # no circular ImportError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,6 +29,9 @@ class TreeFacts:
     # Mapped queues fed ``(priority, item)`` entries (PriorityQueues): such a put becomes
     # ``apply_async((item,), priority=...)`` instead of sending the tuple.
     priority_queues: frozenset[str] = frozenset()
+    # Target task module -> the tree's modules it imports. When it imports the module being
+    # rewritten, a top-level import of the task would be circular: it goes in the function.
+    importers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         self.config = config
         self._plans: dict[int, tuple[Plan, str]] = {}
         self._removable: list[ImportAssignment] = []
+        # function node id -> imports placed inside it (the task module imports this one)
+        self._local_imports: dict[int, list[tuple[str, str, str]]] = {}
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -126,6 +131,53 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
                 del planner.plans[key]
                 continue
             self._plans[key] = (plan, local)
+            function = planner.functions.get(key)
+            target_module, _, name = plan.target.rpartition(".")
+            if function is not None and module in self.facts.importers.get(target_module, ()):
+                entry = (target_module, name, local)
+                imports = self._local_imports.setdefault(id(function), [])
+                if entry not in imports and not self._imported_in(
+                    function, planner.calls[key], local
+                ):
+                    imports.append(entry)
+
+    def _imported_in(self, function: cst.FunctionDef, call: cst.Call, local: str) -> bool:
+        """``local`` is already imported inside ``function`` (a second run, or by hand)."""
+        scope = self.get_metadata(ScopeProvider, call, None)
+        if scope is None or local not in scope:
+            return False
+        return any(
+            isinstance(b, ImportAssignment) and getattr(b.scope, "node", None) is function
+            for b in scope[local]
+        )
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        imports = self._local_imports.get(id(original_node))
+        if not imports or not isinstance(updated_node.body, cst.IndentedBlock):
+            return updated_node
+        lines = [
+            cst.SimpleStatementLine(
+                [
+                    cst.ImportFrom(
+                        module=_dotted(module),
+                        names=[
+                            cst.ImportAlias(
+                                cst.Name(name),
+                                asname=None if local == name else cst.AsName(cst.Name(local)),
+                            )
+                        ],
+                    )
+                ]
+            )
+            for module, name, local in sorted(imports)
+        ]
+        body = list(updated_node.body.body)
+        at = 1 if body and _is_docstring(body[0]) else 0
+        return updated_node.with_changes(
+            body=updated_node.body.with_changes(body=[*body[:at], *lines, *body[at:]])
+        )
 
     def _bindings(self, node: cst.CSTNode) -> list[ImportAssignment]:
         scope = self.get_metadata(ScopeProvider, node, None)
@@ -175,7 +227,15 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         needed: dict[str, list[tuple[str, str]]] = {}
-        for plan, local in sorted(self._plans.values(), key=lambda p: p[0].target):
+        inside = {(m, n, loc) for imports in self._local_imports.values() for m, n, loc in imports}
+        local_plans = {
+            key
+            for key, (plan, local) in self._plans.items()
+            if (*plan.target.rpartition(".")[::2], local) in inside
+        }
+        for key, (plan, local) in sorted(self._plans.items(), key=lambda p: p[1][0].target):
+            if key in local_plans:
+                continue  # imported inside its function
             module, _, name = plan.target.rpartition(".")
             if (name, local) not in needed.setdefault(module, []):
                 needed[module].append((name, local))
@@ -200,6 +260,7 @@ class _Planner(SiteRules):
         self.resolver = resolver
         self.plans: dict[int, tuple[Plan, str]] = {}
         self.calls: dict[int, cst.Call] = {}
+        self.functions: dict[int, cst.FunctionDef] = {}
 
     def visit_Assign(self, node: cst.Assign) -> None:
         super().visit_Assign(node)
@@ -221,6 +282,9 @@ class _Planner(SiteRules):
         if plan is not None:
             self.plans[id(node)] = (plan, "")
             self.calls[id(node)] = node
+            function = self.enclosing_function()
+            if function is not None:
+                self.functions[id(node)] = function
 
 
 class _ImportRemover(cst.CSTTransformer):
@@ -306,6 +370,21 @@ def _with_names(
     if keep[-1] is not names[-1] and not parenthesized:
         keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     return node.with_changes(names=keep)
+
+
+def _dotted(module: str) -> cst.Attribute | cst.Name:
+    target = cst.parse_expression(module)
+    assert isinstance(target, (cst.Attribute, cst.Name))
+    return target
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def _import_key(node: cst.CSTNode) -> str:
