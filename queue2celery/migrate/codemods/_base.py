@@ -132,9 +132,9 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
                 continue
             self._plans[key] = (plan, local)
             function = planner.functions.get(key)
-            target_module, _, name = plan.target.rpartition(".")
+            target_module, _, task_name = plan.target.rpartition(".")
             if function is not None and module in self.facts.importers.get(target_module, ()):
-                entry = (target_module, name, local)
+                entry = (target_module, task_name, local)
                 imports = self._local_imports.setdefault(id(function), [])
                 if entry not in imports and not self._imported_in(
                     function, planner.calls[key], local
