@@ -45,6 +45,9 @@ class Plan:
     whitespace_before_args: cst.BaseParenthesizableWhitespace | None = None
     # ``delay``, or ``apply_async`` when an execution option (priority) must travel along.
     method: str = "delay"
+    # A parameter (``background_tasks: BackgroundTasks``) the call was made on: removed
+    # with its annotation's import when every use of it was rewritten.
+    receiver: cst.Name | None = None
 
 
 class LegacyCallCodemod(VisitorBasedCodemodCommand):
@@ -70,6 +73,7 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         self._removable: list[ImportAssignment] = []
         # function node id -> imports placed inside it (the task module imports this one)
         self._local_imports: dict[int, list[tuple[str, str, str]]] = {}
+        self._unused_params: dict[int, cst.Param] = {}
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -116,13 +120,20 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         resolver = Resolver(self.get_metadata, module, filename.endswith("__init__.py"))
         planner = _Planner(self, resolver)
         node.visit(planner)
+        self._unused_params = self._unused_parameters(planner)
+        extra = [
+            n
+            for param in self._unused_params.values()
+            if param.annotation is not None
+            for n in chain_nodes(param.annotation.annotation)
+        ]
         consumed = {id(name) for plan, _ in planner.plans.values() for name in plan.consumed}
+        consumed |= {id(n) for n in extra}
         removable: dict[int, ImportAssignment] = {}
-        for plan, _ in planner.plans.values():
-            for name in plan.consumed:
-                for assignment in self._bindings(name):
-                    if all(id(a.node) in consumed for a in assignment.references):
-                        removable[id(assignment)] = assignment
+        for name in (*extra, *(n for plan, _ in planner.plans.values() for n in plan.consumed)):
+            for assignment in self._bindings(name):
+                if all(id(a.node) in consumed for a in assignment.references):
+                    removable[id(assignment)] = assignment
         self._removable = list(removable.values())
         for key, (plan, _) in list(planner.plans.items()):
             local = self._local_name(plan, planner.calls[key], removable)
@@ -140,6 +151,43 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
                     function, planner.calls[key], local
                 ):
                     imports.append(entry)
+
+    def _unused_parameters(self, planner: _Planner) -> dict[int, cst.Param]:
+        """Parameters whose every use is the receiver of a rewritten call."""
+        receivers = {id(p.receiver) for p, _ in planner.plans.values() if p.receiver is not None}
+        out: dict[int, cst.Param] = {}
+        for plan, _ in planner.plans.values():
+            if plan.receiver is None:
+                continue
+            scope = self.get_metadata(ScopeProvider, plan.receiver, None)
+            if scope is None:
+                continue
+            for access in scope.accesses[plan.receiver]:
+                for binding in access.referents:
+                    node = getattr(binding, "node", None)
+                    function = getattr(getattr(binding, "scope", None), "node", None)
+                    if (
+                        isinstance(node, cst.Param)
+                        and _is_route(function)
+                        and all(id(a.node) in receivers for a in binding.references)
+                    ):
+                        out[id(node)] = node
+        return out
+
+    def leave_Parameters(
+        self, original_node: cst.Parameters, updated_node: cst.Parameters
+    ) -> cst.Parameters:
+        if not any(id(p) in self._unused_params for p in original_node.params):
+            return updated_node
+        kept = [
+            new
+            for old, new in zip(original_node.params, updated_node.params)
+            if id(old) not in self._unused_params
+        ]
+        tail = updated_node.star_arg, updated_node.kwonly_params, updated_node.star_kwarg
+        if kept and not any(isinstance(t, cst.Param) for t in tail) and not tail[1]:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(params=kept)
 
     def _imported_in(self, function: cst.FunctionDef, call: cst.Call, local: str) -> bool:
         """``local`` is already imported inside ``function`` (a second run, or by hand)."""
@@ -376,6 +424,24 @@ def _dotted(module: str) -> cst.Attribute | cst.Name:
     target = cst.parse_expression(module)
     assert isinstance(target, (cst.Attribute, cst.Name))
     return target
+
+
+_ROUTE_DECORATORS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "route", "websocket"}
+)
+
+
+def _is_route(function: object) -> bool:
+    """A FastAPI/Starlette path operation: the framework injects its parameters, no caller
+    passes them, so one no longer used can go (a plain helper's callers would break)."""
+    if not isinstance(function, cst.FunctionDef):
+        return False
+    for decorator in function.decorators:
+        expr = decorator.decorator
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            if expr.func.attr.value in _ROUTE_DECORATORS:
+                return True
+    return False
 
 
 def _is_docstring(statement: cst.BaseStatement) -> bool:
