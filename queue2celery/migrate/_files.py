@@ -124,18 +124,42 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
 
 
 def _spawns(node: ast.AST) -> bool:
-    """A task started (``create_task``), a thread given a target, or a future dropped
-    (``executor.submit(...)`` / ``loop.run_in_executor(...)`` as a statement)."""
-    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-        func = node.value.func
-        return isinstance(func, ast.Attribute) and func.attr in SPAWN_ATTRS
-    if not isinstance(node, ast.Call):
+    """Work started and let go: a statement ``asyncio.create_task(...)``,
+    ``Thread(target=...).start()``, ``executor.submit(...)``, ``loop.run_in_executor(...)``,
+    ``tasks.add(asyncio.create_task(...))``, or such a start kept in a plain local
+    (``t = asyncio.create_task(...)``); a handle kept on an object is managed, not a site."""
+    if isinstance(node, ast.Assign):
+        return (
+            len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and (_starts_task(node.value) or _thread(node.value))
+        )
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
-    func = node.func
+    call = node.value
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return _starts_task(call)
+    if func.attr in ("submit", "run_in_executor") or _starts_task(call):
+        return True
+    if func.attr == "start" and isinstance(func.value, ast.Call):
+        return _thread(func.value)
+    if func.attr in ("add", "append") and len(call.args) == 1:
+        return isinstance(call.args[0], ast.Call) and _starts_task(call.args[0])
+    return False
+
+
+def _starts_task(call: ast.Call) -> bool:
+    func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    if name == "Thread":
-        return any(k.arg == "target" for k in node.keywords)
     return name in ("create_task", "ensure_future")
+
+
+def _thread(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "Thread" and any(k.arg == "target" for k in call.keywords)
 
 
 def _registers_handler(node: ast.AST) -> bool:

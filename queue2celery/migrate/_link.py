@@ -527,14 +527,17 @@ def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[tuple[bytes,
     for cls, method in linker.enqueue_methods:
         if method in ENQUEUE or method.startswith("_"):  # private: called in its module
             continue
-        module, _, short = cls.rpartition(".")
-        anchors = {short, module.rpartition(".")[2]}
+        anchors = {cls.rpartition(".")[2]}
         anchors |= {
-            fn.rpartition(".")[2] for fn in linker.returns if TYPE + cls in linker.atoms(RET + fn)
+            fn.rpartition(".")[2]
+            for fn in linker.returns
+            if not fn.rpartition(".")[2].startswith("__") and TYPE + cls in linker.atoms(RET + fn)
         }
         alternatives = b"|".join(re.escape(a.encode()) for a in sorted(anchors) if a)
-        anchor = rb"\b(?:" + alternatives + rb")\b|\.state\s*\."  # or reached by app.state
-        out.add((rb"\." + method.encode() + rb"\s*\(", anchor))
+        call = rb"\." + method.encode() + rb"\s*\("
+        out.add((call, rb"\b(?:" + alternatives + rb")\b"))
+        # request.app.state.manager.method(...): named by neither
+        out.add((rb"state\s*\.\s*\w+\s*" + call, b""))
     for fn in linker.wrappers:
         out.add((rb"\b" + fn.rpartition(".")[2].encode() + rb"\s*\(", b""))
     for f in facts:

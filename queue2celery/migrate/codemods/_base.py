@@ -181,7 +181,7 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
             return updated_node
         kept = [
             new
-            for old, new in zip(original_node.params, updated_node.params)
+            for old, new in zip(original_node.params, updated_node.params, strict=True)
             if id(old) not in self._unused_params
         ]
         tail = updated_node.star_arg, updated_node.kwonly_params, updated_node.star_kwarg
