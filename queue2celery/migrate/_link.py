@@ -534,10 +534,10 @@ def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[tuple[bytes,
             if not fn.rpartition(".")[2].startswith("__") and TYPE + cls in linker.atoms(RET + fn)
         }
         alternatives = b"|".join(re.escape(a.encode()) for a in sorted(anchors) if a)
-        call = rb"\." + method.encode() + rb"\s*\("
-        out.add((call, rb"\b(?:" + alternatives + rb")\b"))
+        spelled = rb"\." + method.encode() + rb"\s*\("
+        out.add((spelled, rb"\b(?:" + alternatives + rb")\b"))
         # request.app.state.manager.method(...): named by neither
-        out.add((rb"state\s*\.\s*\w+\s*" + call, b""))
+        out.add((rb"state\s*\.\s*\w+\s*" + spelled, b""))
     for fn in linker.wrappers:
         out.add((rb"\b" + fn.rpartition(".")[2].encode() + rb"\s*\(", b""))
     for f in facts:
