@@ -6,7 +6,7 @@ Facts are plain frozen data so worker processes can send them back; the cross-fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -110,6 +110,7 @@ class FileFacts:
     forever: frozenset[str] = frozenset()  # functions with a `while True`-like loop
     class_kinds: tuple[tuple[str, str], ...] = ()  # class -> dataclass/pydantic/.../plain
     host_bound: tuple[tuple[str, str], ...] = ()  # function -> why it must run on this host
+    says_queue: bool = True  # the text says "Queue" (the pre-filter's rule for self.x.put)
     error: str | None = field(default=None, compare=False)
     parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
@@ -610,4 +611,4 @@ def analyze(source: bytes, module: str, is_package: bool) -> FileFacts:
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     collector = FactCollector(module, is_package)
     wrapper.visit(collector)
-    return collector.facts()
+    return replace(collector.facts(), says_queue=b"Queue" in source)

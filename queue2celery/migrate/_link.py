@@ -382,6 +382,8 @@ class Linker:
         if call.startup or call.sentinel or call.callees:
             return None
         text = call.receiver_text
+        if not _DOTTED.fullmatch(text):
+            return None  # f().put(), x[0].put(): the pre-filter's rule, never a site
         if call.method in ("put", "put_nowait"):
             atoms = (
                 set().union(*(self.atoms(r) for r in call.receivers)) if call.receivers else set()
@@ -425,6 +427,9 @@ class Linker:
                 f"{call.method}() on {text!r}, whose type scan could not resolve",
             )
         return None
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
 def _queue_word(text: str) -> bool:

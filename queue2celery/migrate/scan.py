@@ -153,7 +153,8 @@ def scan(
                 sites.append(site)
                 continue
             candidate = linker.candidate(rel, call)
-            if candidate is not None:
+            if candidate is not None and (f.says_queue or not _on_self(candidate.receiver)):
+                # self.x.put() in a class that builds no Queue: the pre-filter's own rule
                 candidates.append(candidate)
         for spawn in f.spawns:
             site = linker.spawn_site(rel, spawn)
@@ -217,6 +218,10 @@ def _needed(
         if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
             todo.append(by_module[owner])
     return todo
+
+
+def _on_self(receiver: str) -> bool:
+    return receiver.split(".")[0] in ("self", "cls")
 
 
 def _says(f: SourceFile, patterns: list[tuple[re.Pattern[bytes], re.Pattern[bytes]]]) -> bool:
