@@ -6,6 +6,7 @@ Facts are plain frozen data so worker processes can send them back; the cross-fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
@@ -72,6 +73,32 @@ class CallFact:
     startup: bool = False  # inside a lifespan/startup function
     receiver_text: str = ""  # the receiver as written (for candidates' messages)
     captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
+    shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
+
+
+# (positional names, how many are required, keyword-only names, *args, **kwargs)
+Signature = tuple[tuple[str, ...], int, tuple[str, ...], bool, bool]
+# (positional arguments given, keyword names given, a * or ** in the call)
+ArgShape = tuple[int, tuple[str, ...], bool]
+
+
+def signature_of(node: cst.FunctionDef) -> Signature:
+    p = node.params
+    positional = [*p.posonly_params, *p.params]
+    required = sum(1 for a in positional if a.default is None)
+    return (
+        tuple(a.name.value for a in positional),
+        required,
+        tuple(a.name.value for a in p.kwonly_params),
+        isinstance(p.star_arg, cst.Param),
+        p.star_kwarg is not None,
+    )
+
+
+def arg_shape(args: Sequence[cst.Arg]) -> ArgShape:
+    star = any(a.star for a in args)
+    keywords = tuple(a.keyword.value for a in args if a.keyword is not None)
+    return sum(1 for a in args if a.keyword is None and not a.star), keywords, star
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,7 @@ class SpawnFact:
     captures: tuple[str, ...]  # a closure's names from its enclosing function
     risks: tuple[Risk, ...]
     direct: bool
+    shape: ArgShape | None = None  # the arguments the function gets
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,7 @@ class FileFacts:
     class_kinds: tuple[tuple[str, str], ...] = ()  # class -> dataclass/pydantic/.../plain
     host_bound: tuple[tuple[str, str], ...] = ()  # function -> why it must run on this host
     says_queue: bool = True  # the text says "Queue" (the pre-filter's rule for self.x.put)
+    signatures: tuple[tuple[str, Signature], ...] = ()  # function -> its parameters
     error: str | None = field(default=None, compare=False)
     parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
@@ -140,6 +169,7 @@ class FactCollector(SiteRules):
         self.returns: dict[str, set[str]] = {}
         self.forever: set[str] = set()
         self.host: set[tuple[str, str]] = set()
+        self.signatures: dict[str, Signature] = {}
         self._functions: list[tuple[str, dict[str, frozenset[str]]]] = []
         self._loops: list[_Loop] = []
         self._path: list[tuple[str, str]] = []
@@ -164,6 +194,7 @@ class FactCollector(SiteRules):
         super().visit_FunctionDef(node)
         name = self._enter("def", node.name.value)
         self._functions.append((name, {}))
+        self.signatures[name] = signature_of(node)
         if node.decorators:
             self.h.decorators(node, name, self._position)
         if node.returns is not None:
@@ -382,6 +413,7 @@ class FactCollector(SiteRules):
                 startup=bool(self._frames) and self._frames[-1].startup,
                 receiver_text=_code(func.value),
                 captures=self._captures(node.args[0].value) if background and node.args else (),
+                shape=arg_shape(list(node.args[1:]) if method == "add_task" else node.args[:1]),
             )
         )
 
@@ -444,6 +476,7 @@ class FactCollector(SiteRules):
                 self._captures(spawn.function),
                 payload_risks(args, self.r.fqns),
                 spawn.direct,
+                arg_shape(spawn.args) if spawn.args is not None else None,
             )
         )
 
@@ -510,6 +543,7 @@ class FactCollector(SiteRules):
             forever=frozenset(self.forever),
             class_kinds=tuple(sorted(self.class_kinds.items())),
             host_bound=tuple(sorted(self.host)),
+            signatures=tuple(sorted(self.signatures.items())),
         )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ._analyze import CANDIDATE_METHODS, CallFact, FileFacts, SpawnFact
+from ._analyze import CANDIDATE_METHODS, ArgShape, CallFact, FileFacts, Signature, SpawnFact
 from ._handler_finder import HandlerFact, StateUse
 from ._resolve import QUEUE_CLASSES, RET, STATE, TYPE, is_legacy_task_queue_class
 from ._risks import (
     Risk,
     closure_risk,
     host_risk,
+    kwargs_risk,
     object_risk,
     priority_risk,
     requeue_risk,
@@ -69,6 +70,9 @@ class Linker:
             self.forever |= f.forever
             pools |= f.pools
         self.consumers = _reachable(targets, callees, hops=3)
+        self.signatures: dict[str, Signature] = {}
+        for f in facts:
+            self.signatures.update(f.signatures)
         self.host_reasons: dict[str, tuple[str, ...]] = {}
         for f in facts:
             for fn, why in f.host_bound:
@@ -275,6 +279,9 @@ class Linker:
             if "object-payload" in codes:
                 risks = tuple(r for r in risks if r.code != "object-construction")
             risks = (*risks, *extra)
+        mismatch = self._kwargs_risk(target, call.shape)
+        if mismatch is not None:
+            risks = (*risks, mismatch)
         if kind == "background_task" and call.function:
             closure = (closure_risk(call.captures),) if call.captures else ()
             risks = (*risks, *closure, *self._host_bound(call.function))
@@ -362,6 +369,9 @@ class Linker:
         if spawn.captures:
             risks.append(closure_risk(spawn.captures))
         risks.extend(self._host_bound(function))
+        mismatch = self._kwargs_risk(mapped, spawn.shape)
+        if mismatch is not None:
+            risks.append(mismatch)
         return Site(
             path,
             spawn.line,
@@ -373,6 +383,38 @@ class Linker:
             function=function,
             captures=spawn.captures,
         )
+
+    def _kwargs_risk(self, task: str | None, shape: ArgShape | None) -> Risk | None:
+        """The call's arguments against the mapped task's signature, when the task is in
+        the tree: a keyword it does not take, too many or too few positional arguments."""
+        if task is None or shape is None or task not in self.signatures:
+            return None
+        positional, required, kwonly, varargs, varkw = self.signatures[task]
+        given, keywords, star = shape
+        if star:
+            return None
+        params = list(positional)
+        if params and params[0] in ("self", "cls"):
+            params = params[1:]  # a bound Celery task (bind=True)
+            required -= 1
+        unknown = [k for k in keywords if k not in params and k not in kwonly]
+        if unknown and not varkw:
+            return kwargs_risk(
+                f"{task} takes no argument {unknown[0]!r}: the call does not "
+                "match the task's signature; rename it or change the task"
+            )
+        if given > len(params) and not varargs:
+            return kwargs_risk(
+                f"{task} takes {len(params)} positional argument(s), the call "
+                f"passes {given}: match the task's signature"
+            )
+        covered = given + sum(1 for k in keywords if k in params[given:required])
+        if covered < required:
+            return kwargs_risk(
+                f"{task} needs {required} argument(s), the call passes "
+                f"{covered}: match the task's signature"
+            )
+        return None
 
     def _host_bound(self, function: str) -> list[Risk]:
         return [host_risk(why) for why in self.host_reasons.get(function, ())]
@@ -493,6 +535,13 @@ def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str
             callees.setdefault(fn, set()).update(called)
         targets |= f.thread_targets
     wanted |= handlers
+    for f in facts:  # the mapped tasks' modules: their signatures
+        for call in f.calls:
+            wanted.update(config.queues[r] for r in call.receivers if r in config.queues)
+            if call.function and call.function in config.functions:
+                wanted.add(config.functions[call.function])
+        for spawn in f.spawns:
+            wanted.update(config.functions[t] for t in spawn.targets if t in config.functions)
     for f in facts:  # the modules of what handlers write say whether it is mutable
         wanted.update(u.variable for u in f.state_uses if u.function in handlers)
     wanted |= {_symbol_target(r) for r in receivers}

@@ -198,3 +198,42 @@ def test_rewrite_imports_inside_the_function_when_the_task_module_imports_the_si
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr  # no circular ImportError
+
+
+SEND_EMAIL_MAPPING = (
+    '[tool.queue2celery.functions]\n"app.jobs.send_email" = "app.celery_tasks.send_email"\n'
+)
+
+
+def test_a_call_that_does_not_match_the_mapped_tasks_signature_is_a_kwargs_risk(
+    project,
+) -> None:
+    root = project(
+        {
+            "app/celery_tasks.py": """
+            def send_email(to, subject="hi"):
+                return to
+            """,
+            "app/jobs.py": "def send_email(to, subject='hi', cc=None):\n    return to\n",
+            "app/api/routes.py": """
+            import asyncio
+            from fastapi import BackgroundTasks
+            from app.jobs import send_email
+
+            async def ok(to, background_tasks: BackgroundTasks):
+                background_tasks.add_task(send_email, to, subject="x")
+
+            async def wrong(to, background_tasks: BackgroundTasks):
+                background_tasks.add_task(send_email, to, cc="boss")  # 任务不收 cc
+
+            async def missing():
+                asyncio.create_task(send_email())
+            """,
+        },
+        pyproject=SEND_EMAIL_MAPPING,
+    )
+    sites = scan(root, load_config(root), jobs=1).sites
+    risks = {s.line: [r for r in s.risks if r.code == "kwargs"] for s in sites}
+    assert risks[7] == []
+    assert "takes no argument 'cc'" in risks[10][0].message
+    assert "needs 1 argument(s), the call passes 0" in risks[13][0].message
