@@ -287,6 +287,10 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
             module, _, name = plan.target.rpartition(".")
             if (name, local) not in needed.setdefault(module, []):
                 needed[module].append((name, local))
+        if needed:
+            merger = _ImportMerger(needed)
+            updated_node = updated_node.visit(merger)
+            needed = merger.needed  # what no existing `from module import` line took
         if self._removable:
             remover = _ImportRemover(self._removable, needed)
             updated_node = updated_node.visit(remover)
@@ -333,6 +337,72 @@ class _Planner(SiteRules):
             function = self.enclosing_function()
             if function is not None:
                 self.functions[id(node)] = function
+
+
+class _ImportMerger(cst.CSTTransformer):
+    """Adds a needed name to the module's existing ``from <module> import ...`` line, in
+    sorted position, instead of a second line for the same module."""
+
+    def __init__(self, needed: Mapping[str, list[tuple[str, str]]]) -> None:
+        super().__init__()
+        self.needed = {module: list(names) for module, names in needed.items()}
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return False  # module level only
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom:
+        if updated_node.relative or updated_node.module is None:
+            return updated_node
+        if isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        module = cst.Module([]).code_for_node(updated_node.module)
+        wanted = self.needed.pop(module, None)
+        if not wanted:
+            return updated_node
+        names = list(updated_node.names)
+        present = {(a.evaluated_name, a.evaluated_alias or a.evaluated_name) for a in names}
+        for name, local in wanted:
+            if (name, local) not in present:
+                names = _insert_sorted(names, name, local)
+        return updated_node.with_changes(names=names)
+
+
+def _insert_sorted(names: list[cst.ImportAlias], name: str, local: str) -> list[cst.ImportAlias]:
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    sep = next((a.comma for a in names[:-1] if isinstance(a.comma, cst.Comma)), None)
+    if sep is None:
+        last_comma = names[-1].comma
+        multiline = isinstance(last_comma, cst.Comma) and isinstance(
+            last_comma.whitespace_after, cst.ParenthesizedWhitespace
+        )
+        sep = last_comma if multiline and isinstance(last_comma, cst.Comma) else space
+    sep = _without_comment(sep)  # the neighbour's layout, not its comment
+    alias = cst.ImportAlias(
+        cst.Name(name), asname=None if local == name else cst.AsName(cst.Name(local))
+    )
+    at = next((i for i, a in enumerate(names) if a.evaluated_name > name), len(names))
+    if at < len(names):
+        return [*names[:at], alias.with_changes(comma=sep), *names[at:]]
+    last = names[-1]
+    if not isinstance(last.comma, cst.Comma):  # `a, b` -> `a, b, new`
+        return [*names[:-1], last.with_changes(comma=sep), alias]
+    # b keeps its comment and takes the separator's line layout; the new name closes the list
+    between = last.comma.with_changes(
+        whitespace_after=merge_whitespace(last.comma.whitespace_after, sep.whitespace_after)
+    )
+    closing = _without_comment(last.comma)
+    return [*names[:-1], last.with_changes(comma=between), alias.with_changes(comma=closing)]
+
+
+def _without_comment(comma: cst.Comma) -> cst.Comma:
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace) and after.first_line.comment is not None:
+        return comma.with_changes(
+            whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace())
+        )
+    return comma
 
 
 class _ImportRemover(cst.CSTTransformer):
