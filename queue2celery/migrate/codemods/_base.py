@@ -363,13 +363,19 @@ class _ImportMerger(cst.CSTTransformer):
             return updated_node
         names = list(updated_node.names)
         present = {(a.evaluated_name, a.evaluated_alias or a.evaluated_name) for a in names}
+        opening = updated_node.lpar.whitespace_after if updated_node.lpar else None
         for name, local in wanted:
             if (name, local) not in present:
-                names = _insert_sorted(names, name, local)
+                names = _insert_sorted(names, name, local, opening)
         return updated_node.with_changes(names=names)
 
 
-def _insert_sorted(names: list[cst.ImportAlias], name: str, local: str) -> list[cst.ImportAlias]:
+def _insert_sorted(
+    names: list[cst.ImportAlias],
+    name: str,
+    local: str,
+    opening: cst.BaseParenthesizableWhitespace | None = None,
+) -> list[cst.ImportAlias]:
     space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     sep = next((a.comma for a in names[:-1] if isinstance(a.comma, cst.Comma)), None)
     if sep is None:
@@ -377,7 +383,9 @@ def _insert_sorted(names: list[cst.ImportAlias], name: str, local: str) -> list[
         multiline = isinstance(last_comma, cst.Comma) and isinstance(
             last_comma.whitespace_after, cst.ParenthesizedWhitespace
         )
-        sep = last_comma if multiline and isinstance(last_comma, cst.Comma) else space
+        sep = space
+        if multiline and isinstance(opening, cst.ParenthesizedWhitespace):
+            sep = cst.Comma(whitespace_after=opening)  # one name per line, as after `(`
     sep = _without_comment(sep)  # the neighbour's layout, not its comment
     alias = cst.ImportAlias(
         cst.Name(name), asname=None if local == name else cst.AsName(cst.Name(local))
