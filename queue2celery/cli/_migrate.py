@@ -58,7 +58,7 @@ _cache_opt = click.option(
     "--no-cache",
     "no_cache",
     is_flag=True,
-    help="Analyse every file again instead of reusing .q2c_cache/ for unchanged files.",
+    help="Analyse every file again instead of reusing .q2c_cache/ (beside pyproject.toml).",
 )
 _jobs_opt = click.option(
     "-j",

@@ -1,5 +1,5 @@
-"""Per-file facts kept between runs (``.q2c_cache/`` at the scanned root, like ruff's
-``.ruff_cache``): ``check`` runs in pre-commit on a tree where few files changed, and the
+"""Per-file facts kept between runs (``.q2c_cache/`` next to the project's pyproject.toml,
+like ruff's ``.ruff_cache``; no pyproject, no cache): ``check`` runs in pre-commit on a tree where few files changed, and the
 libcst analysis is what costs. An entry is used only for the same file (path, size,
 modification time in ns), the same module name, the same filter and the same version of
 queue2celery; anything unreadable is ignored and recomputed."""
@@ -32,8 +32,7 @@ def _version() -> str:
 class FactsCache:
     """Loaded once per scan, written once at the end (atomically, never half-written)."""
 
-    def __init__(self, root: Path) -> None:
-        base = root if root.is_dir() else root.parent
+    def __init__(self, base: Path) -> None:
         self.path = base / CACHE_DIR / f"facts-{_FORMAT}.pickle"
         self.version = _version()
         self.entries: dict[str, tuple[Key, FileFacts]] = {}
@@ -53,15 +52,15 @@ class FactsCache:
             return None
         return (st.st_size, st.st_mtime_ns, module, None if mapped is None else sorted(mapped))
 
-    def get(self, rel: str, key: Key | None) -> FileFacts | None:
-        entry = self.entries.get(rel)
+    def get(self, path: str, key: Key | None) -> FileFacts | None:
+        entry = self.entries.get(path)
         if key is None or entry is None or entry[0] != key:
             return None
         return entry[1]
 
-    def put(self, rel: str, key: Key | None, facts: FileFacts) -> None:
+    def put(self, path: str, key: Key | None, facts: FileFacts) -> None:
         if key is not None and facts.error is None:
-            self.entries[rel] = (key, facts)
+            self.entries[path] = (key, facts)
             self.dirty = True
 
     def save(self) -> None:

@@ -105,7 +105,8 @@ def scan(
 ) -> ScanResult:
     """Scan ``path`` (a folder or one file). ``prefilter=False`` parses every file (the slow,
     obvious way; kept for the benchmark, the findings are the same). ``use_cache`` keeps
-    each file's facts in ``.q2c_cache/`` at the root, reused while the file is unchanged."""
+    each file's facts in ``.q2c_cache/`` beside the config's pyproject.toml (none without
+    one), reused while the file is unchanged."""
     config = config or MigrateConfig()
     files = collect_files(path)
     by_module = {f.module: f for f in files if f.module}
@@ -120,7 +121,7 @@ def scan(
     facts: dict[str, FileFacts] = {}
     done: set[str] = set()
     unreadable = {e.path for e in errors}
-    cache = FactsCache(path) if use_cache else None
+    cache = FactsCache(config.source.parent) if use_cache and config.source else None
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
     while todo:
@@ -187,9 +188,10 @@ def _analyse(
 ) -> None:
     done.update(f.rel for f in todo)
     keys = {f.rel: cache.key(f.path, f.module, mapped) for f in todo} if cache else {}
+    where = {f.rel: str(f.path.resolve()) for f in todo} if cache else {}
     missing: list[SourceFile] = []
     for f in todo:
-        known = cache.get(f.rel, keys[f.rel]) if cache else None
+        known = cache.get(where[f.rel], keys[f.rel]) if cache else None
         if known is None:
             missing.append(f)
         else:
@@ -201,7 +203,7 @@ def _analyse(
     ):
         facts[rel] = result
         if cache is not None:
-            cache.put(rel, keys[rel], result)
+            cache.put(where[rel], keys[rel], result)
 
 
 def _needed(
