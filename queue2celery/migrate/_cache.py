@@ -1,8 +1,9 @@
-"""Per-file facts kept between runs (``.q2c_cache/`` next to the project's pyproject.toml,
-like ruff's ``.ruff_cache``; no pyproject, no cache): ``check`` runs in pre-commit on a tree where few files changed, and the
-libcst analysis is what costs. An entry is used only for the same file (path, size,
-modification time in ns), the same module name, the same filter and the same version of
-queue2celery; anything unreadable is ignored and recomputed."""
+"""Per-file facts kept between runs, in ``.q2c_cache/`` next to the project's
+pyproject.toml (like ruff's ``.ruff_cache``; no pyproject, no cache). ``check`` runs in
+pre-commit on a tree where few files changed, and the libcst analysis is what costs. An
+entry is used only for the same file (path, size, modification time in ns), the same module
+name, the same filter and the same version of queue2celery; anything unreadable is ignored
+and recomputed."""
 
 from __future__ import annotations
 
