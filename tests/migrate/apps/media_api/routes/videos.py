@@ -8,7 +8,6 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import requests
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
@@ -49,7 +48,7 @@ async def thumbnail(video_id: int, request: Request, background_tasks: Backgroun
 
 @router.put("/videos/{video_id}")
 async def update(video_id: int):
-    requests.put(f"http://cdn.local/{video_id}", data=b"")  # 看起来像 put，但不是
+    httpx.put(f"http://cdn.local/{video_id}", content=b"")  # 看起来像 put，但不是
     # 等待结果的任务：不是 fire-and-forget
     task = asyncio.create_task(send_webhook("http://hooks.local/u", {"id": video_id}))
     await task
