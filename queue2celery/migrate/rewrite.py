@@ -25,7 +25,7 @@ from ._parallel import Progress, parallel_map
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod, TreeFacts
 from .config import MigrateConfig
-from .results import FileChange, FileError, RewriteResult
+from .results import FileChange, FileError, RewriteResult, ScanResult
 from .scan import collect_files, scan
 
 __all__ = ["rewrite", "rewrite_source"]
@@ -113,8 +113,11 @@ def rewrite(
     jobs: int | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    scanned: ScanResult | None = None,
 ) -> RewriteResult:
-    """Rewrite every mapped site under ``path``; with ``dry_run`` nothing is written."""
+    """Rewrite every mapped site under ``path``; with ``dry_run`` nothing is written.
+    ``scanned``: a scan of the same tree with the same config, if the caller has one (the
+    tree's facts come from it instead of a second scan)."""
     files = collect_files(path)
     errors: list[FileError] = []
     candidates: list[SourceFile] = []
@@ -133,7 +136,9 @@ def rewrite(
         on_total(len(candidates))
     # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
     tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
-    facts = _tree_facts(path, config, jobs) if tuples and config.queues else TreeFacts()
+    facts = TreeFacts()
+    if tuples and config.queues:
+        facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
     facts = replace(facts, importers=_importers(files, config))
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
@@ -189,10 +194,9 @@ def _importers(files: list[SourceFile], config: MigrateConfig) -> dict[str, froz
 _TUPLE_PUT = re.compile(rb"\.\s*put(?:_nowait)?\s*\(\s*\(")
 
 
-def _tree_facts(path: Path, config: MigrateConfig, jobs: int | None) -> TreeFacts:
+def _tree_facts(found: ScanResult) -> TreeFacts:
     """What one file cannot say about the tree, from the same scan ``check`` runs: which
     mapped queues are fed ``(priority, item)`` entries."""
-    found = scan(path, config, jobs=jobs)
     priority = frozenset(
         s.queue for s in found.sites if s.queue and any(r.code == "priority-tuple" for r in s.risks)
     )
