@@ -63,6 +63,7 @@ class Spawn:
 class _Frame:
     startup: bool
     node: cst.FunctionDef | None = None
+    gets: frozenset[str] | None = None  # receivers `.get()` is called on (computed lazily)
     pending: dict[str, list[object]] = field(default_factory=dict)
     # name -> [call node, Spawn | None (a Thread not started yet), uses, harmless uses]
 
@@ -84,6 +85,28 @@ class SiteRules(cst.CSTVisitor):
     # -- hooks ---------------------------------------------------------------------------
     def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
         """A fire-and-forget start found at ``node`` (override)."""
+
+    def kept_put(self, node: cst.Call) -> str | None:
+        """Why a put must stay as it is, by the same rules scan reports as risks: a put
+        inside the loop that drains the same queue (a re-queue: Celery's retry/countdown/eta
+        replace it) or at startup (re-putting persisted work would send it on every start)."""
+        func = node.func
+        if not self._frames or not isinstance(func, cst.Attribute):
+            return None
+        frame = self._frames[-1]
+        name = frame.node.name.value.lower() if frame.node is not None else ""
+        if frame.startup or any(w in name for w in _RELOAD_WORDS):
+            return "it re-puts work at startup (the broker keeps it with Celery)"
+        if frame.gets is None and frame.node is not None:
+            collector = _Gets()
+            frame.node.body.visit(collector)
+            frame.gets = frozenset(collector.receivers)
+        if frame.gets and _code(func.value) in frame.gets:
+            return (
+                "it re-queues from the consumer that drains the same queue (use the task's "
+                "retry, countdown or eta)"
+            )
+        return None
 
     def enclosing_function(self) -> cst.FunctionDef | None:
         """The innermost function being visited (None at module level)."""
@@ -217,6 +240,24 @@ class SiteRules(cst.CSTVisitor):
         last = receiver.attr.value if isinstance(receiver, cst.Attribute) else ""
         last = receiver.value if isinstance(receiver, cst.Name) else last
         return "executor" in last.lower() or last.lower().endswith("pool")
+
+
+_RELOAD_WORDS = ("reload", "restore", "resume", "recover", "load_pending")
+
+
+class _Gets(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.receivers: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("get", "get_nowait"):
+            self.receivers.add(_code(func.value))
+
+
+def _code(expr: cst.BaseExpression) -> str:
+    return cst.Module([]).code_for_node(expr)
 
 
 def _indirect(spawn: Spawn) -> Spawn:

@@ -325,7 +325,14 @@ class _Planner(SiteRules):
         super().visit_Call(node)
         if not self.may_enqueue(node):
             return
-        self._add(node, self.codemod.plan(node, self.resolver))
+        plan = self.codemod.plan(node, self.resolver)
+        if plan is not None and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in ("put", "put_nowait"):
+                why = self.kept_put(node)
+                if why is not None:
+                    self.codemod.warn(f"{plan.target} put left unchanged: {why}")
+                    return
+        self._add(node, plan)
 
     def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
         self._add(node, self.codemod.plan_spawn(node, spawn, self.resolver))
