@@ -74,6 +74,7 @@ class CallFact:
     receiver_text: str = ""  # the receiver as written (for candidates' messages)
     captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
     shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
+    awaited: bool = False  # `await q.put(...)`: a site only on a drained asyncio queue
 
 
 # (positional names, how many are required, keyword-only names, *args, **kwargs)
@@ -389,7 +390,8 @@ class FactCollector(SiteRules):
             if isinstance(first, cst.Name):
                 gets = self._functions[-1][1]
                 self.pools.update(q for q in receivers if first.value in gets.get(q, ()))
-        if not self.may_enqueue(node):
+        awaited = id(node) in self._awaited
+        if self._decorators or (awaited and method not in ("put", "put_nowait")):
             return
         background = isinstance(func.value, cst.Name) and bool(
             self.r.declared_types(func.value) & BACKGROUND_TASKS
@@ -413,6 +415,7 @@ class FactCollector(SiteRules):
                 startup=bool(self._frames) and self._frames[-1].startup,
                 receiver_text=_code(func.value),
                 captures=self._captures(node.args[0].value) if background and node.args else (),
+                awaited=awaited,
                 shape=arg_shape(list(node.args[1:]) if method == "add_task" else node.args[:1]),
             )
         )

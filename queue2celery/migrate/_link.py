@@ -7,7 +7,14 @@ from collections.abc import Iterable, Mapping
 
 from ._analyze import CANDIDATE_METHODS, ArgShape, CallFact, FileFacts, Signature, SpawnFact
 from ._handler_finder import HandlerFact, StateUse
-from ._resolve import QUEUE_CLASSES, RET, STATE, TYPE, is_legacy_task_queue_class
+from ._resolve import (
+    ASYNC_QUEUE_CLASSES,
+    QUEUE_CLASSES,
+    RET,
+    STATE,
+    TYPE,
+    is_legacy_task_queue_class,
+)
 from ._risks import (
     Risk,
     closure_risk,
@@ -106,7 +113,7 @@ class Linker:
 
     # -- what a name is -----------------------------------------------------------------
     def is_class(self, name: str) -> bool:
-        if name in self.class_methods or name in QUEUE_CLASSES or _legacy((name,)):
+        if name in self.class_methods or name in _ALL_QUEUES or _legacy((name,)):
             return True
         if name in self.returns:
             return False
@@ -159,7 +166,7 @@ class Linker:
             out |= {a[len(TYPE) :] for a in self.atoms(name) if a.startswith(TYPE)}
         return out
 
-    def queue_of(self, receivers: Iterable[str]) -> str | None:
+    def queue_of(self, receivers: Iterable[str], awaited: bool = False) -> str | None:
         """The task queue a put on ``receivers`` feeds: an object of a queue class that a
         consumer (a thread/task target, or up to three calls from one) drains."""
         for r in sorted(receivers):
@@ -167,10 +174,12 @@ class Linker:
             if atoms & self.pools:
                 continue
             classes = {a[len(TYPE) :] for a in atoms if a.startswith(TYPE)}
+            if awaited and not ASYNC_QUEUE_CLASSES & classes:
+                continue  # `await x.put()` on anything but an asyncio queue
             for atom in sorted(atoms):
                 if _legacy(self.classes_of([atom])):
                     return _display_name(atom, r)
-            if QUEUE_CLASSES & classes:
+            if _ALL_QUEUES & classes:
                 for atom in sorted(atoms & self.drained):
                     if not atom.startswith(TYPE):
                         return _display_name(atom, r)
@@ -186,7 +195,7 @@ class Linker:
             for call in f.calls:
                 if call.method not in ("put", "put_nowait") or call.sentinel:
                     continue
-                queue = self.queue_of(call.receivers) or next(
+                queue = self.queue_of(call.receivers, call.awaited) or next(
                     (r for r in call.receivers if r in self.config.queues), None
                 )
                 if queue is None or call.enclosing in self.consumers:
@@ -322,12 +331,12 @@ class Linker:
         none = (None, None, None, None)
         if call.method in ("put", "put_nowait"):
             for r in call.receivers:
-                if r in queues:
+                if r in queues and not call.awaited:
                     return "queue_put", r, queues[r], None
-            queue = self.queue_of(call.receivers)
+            queue = self.queue_of(call.receivers, call.awaited)
             if queue is not None:
                 return "queue_put", queue, queues.get(queue), None
-            return none
+            # else: maybe a manager's own `put` method (below)
         if call.background:
             fn = call.function
             return "background_task", fn, self.config.functions.get(fn) if fn else None, None
@@ -421,7 +430,7 @@ class Linker:
 
     def candidate(self, path: str, call: CallFact) -> Candidate | None:
         """A put/add_task-like call scan could not decide, with the reason."""
-        if call.startup or call.sentinel or call.callees:
+        if call.startup or call.sentinel or call.callees or call.awaited:
             return None
         text = call.receiver_text
         if not _DOTTED.fullmatch(text):
@@ -472,6 +481,9 @@ class Linker:
 
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+_ALL_QUEUES = QUEUE_CLASSES | ASYNC_QUEUE_CLASSES
 
 
 def _queue_word(text: str) -> bool:

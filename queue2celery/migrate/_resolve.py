@@ -25,6 +25,9 @@ from libcst.metadata import (
 QUEUE_CLASSES = frozenset(
     {"queue.Queue", "queue.PriorityQueue", "queue.SimpleQueue", "queue.LifoQueue"}
 )
+# An asyncio queue drained by a task is a task queue too (its put is awaited or put_nowait);
+# one no task drains (a pub/sub channel read by an SSE generator) is not.
+ASYNC_QUEUE_CLASSES = frozenset({"asyncio.Queue", "asyncio.PriorityQueue", "asyncio.LifoQueue"})
 BACKGROUND_TASKS = frozenset(
     {
         "fastapi.BackgroundTasks",
