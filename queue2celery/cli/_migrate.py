@@ -60,6 +60,12 @@ _config_opt = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="pyproject.toml with [tool.queue2celery] (default: the nearest one above PATH).",
 )
+_cache_opt = click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    help="Analyse every file again instead of reusing .q2c_cache/ (beside pyproject.toml).",
+)
 _jobs_opt = click.option(
     "-j",
     "--jobs",
@@ -74,8 +80,12 @@ _jobs_opt = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON document (docs/json.md).")
 @_config_opt
 @_jobs_opt
-def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int | None) -> None:
-    """Find legacy enqueue sites, handlers, risky payloads and files that do not parse."""
+@_cache_opt
+def scan_command(
+    path: Path, as_json: bool, config_file: Path | None, jobs: int | None, no_cache: bool
+) -> None:
+    """Find legacy enqueue sites, candidates, handlers, risky payloads and files that do
+    not parse; exit 1 if a file could not be read or parsed."""
     import json
 
     from ..migrate import proposed_tables, scan
@@ -83,15 +93,23 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
     config = _migrate_config(path, config_file)
     bar = _ProgressBar("scanning")
     try:
-        result = scan(path, config, jobs=jobs, progress=bar.step, on_total=bar.total)
+        result = scan(
+            path,
+            config,
+            jobs=jobs,
+            progress=bar.step,
+            on_total=bar.total,
+            use_cache=not no_cache,
+        )
     finally:
         bar.close()
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-        return
+        click.get_current_context().exit(0 if result.ok else 1)
     for site in result.sites:
         target = site.target or "(unmapped)"
-        click.echo(f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue} -> {target}")
+        via = f" (via {site.via})" if site.via else ""
+        click.echo(f"{site.path}:{site.line}:{site.col}: {site.kind} {site.queue}{via} -> {target}")
         for risk in site.risks:
             click.echo(f"    risk {risk.code}: {risk.message}")
     for h in result.handlers:
@@ -109,20 +127,36 @@ def scan_command(path: Path, as_json: bool, config_file: Path | None, jobs: int 
 
     for job in result.periodic:
         click.echo("\n".join(periodic_lines(job)))
+    for c in result.candidates:
+        click.echo(f"{c.path}:{c.line}:{c.col}: candidate {c.receiver}.{c.method}(): {c.reason}")
     for error in result.errors:
         click.echo(f"{error.path}: error: {error.message}")
     click.echo(
-        f"{len(result.sites)} site(s), {len(result.handlers)} handler(s), "
+        f"{len(result.sites)} site(s), {len(result.candidates)} candidate(s), "
+        f"{len(result.handlers)} handler(s), {len(result.periodic)} periodic job(s), "
         f"{len(result.errors)} error(s); "
-        f"{result.files_scanned} file(s) scanned, {result.files_parsed} parsed; "
-        f"{len(result.periodic)} periodic job(s)"
+        f"{result.files_scanned} file(s) scanned: {result.files_parsed} analysed in depth, "
+        f"{result.files_skipped} skipped by the text filter (they cannot hold a site), "
+        f"{len(result.errors)} could not be read or parsed"
     )
     proposal = proposed_tables(
-        result.unmapped("queue_put") + result.unmapped("manager_add_task"),
-        result.unmapped("background_task"),
+        [
+            q
+            for kind in ("queue_put", "manager_add_task", "manager_enqueue")
+            for q in result.unmapped(kind)
+        ],
+        [
+            q
+            for kind in ("background_task", "create_task", "thread_start", "executor_submit")
+            for q in result.unmapped(kind)
+        ],
     )
     if proposal:
-        click.echo("\nProposed mapping for pyproject.toml (replace CHANGE_ME):\n" + proposal)
+        click.echo(
+            "\nProposed mapping for pyproject.toml (replace CHANGE_ME, or let "
+            "`queue2celery init` write the tasks and this table):\n" + proposal
+        )
+    click.get_current_context().exit(0 if result.ok else 1)
 
 
 @cli.command("rewrite")
@@ -164,14 +198,22 @@ def rewrite_command(path: Path, diff: bool, jobs: int | None, config_file: Path 
 @_path_arg
 @_config_opt
 @_jobs_opt
-def check_command(path: Path, config_file: Path | None, jobs: int | None) -> None:
+@_cache_opt
+def check_command(path: Path, config_file: Path | None, jobs: int | None, no_cache: bool) -> None:
     """List remaining legacy sites as path:line:col: Q2Cnnn message; exit 1 if any."""
     from ..migrate import check
 
     config = _migrate_config(path, config_file)
     bar = _ProgressBar("checking")
     try:
-        result = check(path, config, jobs=jobs, progress=bar.step, on_total=bar.total)
+        result = check(
+            path,
+            config,
+            jobs=jobs,
+            progress=bar.step,
+            on_total=bar.total,
+            use_cache=not no_cache,
+        )
     finally:
         bar.close()
     for finding in result.findings:

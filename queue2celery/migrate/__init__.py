@@ -2,9 +2,10 @@
 handlers registered on legacy queues (with the module-level state they share) by meaning,
 ``rewrite`` turns the mapped sites into ``.delay()`` calls with libcst codemods, ``check``
 keeps CI from sliding back (codes in :data:`CHECK_CODES`: Q2C001 queue put, Q2C002
-BackgroundTasks.add_task, Q2C003 task manager add_task, Q2C900 a file that does not parse).
-``generate_schedule`` turns the periodic jobs scan finds into a Celery Beat schedule module;
-``rewrite`` then guards their legacy starts.
+BackgroundTasks.add_task, Q2C003 a likely site scan could not resolve (a candidate), Q2C004
+a task manager's enqueue method, Q2C005-007 fire-and-forget tasks, threads and executor jobs,
+Q2C900 a file that does not parse). ``# q2c: ignore[Q2C003]`` on a line, or ``ignore =
+[...]`` in ``[tool.queue2celery]``, leaves a finding out.
 Imports libcst and the standard library only."""
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from .codemods import (
     ReplaceBackgroundTaskCommand,
     ReplaceManagerAddTaskCommand,
     ReplaceQueuePutCommand,
+    ReplaceSpawnCommand,
 )
 from .config import MigrateConfig, find_pyproject, load_config, proposed_tables
 from .results import (
     CHECK_CODES,
+    Candidate,
     CheckResult,
     FileChange,
     FileError,
@@ -37,8 +40,7 @@ from .scan import collect_files, scan
 __all__ = [
     "CHECK_CODES",
     "CODEMODS",
-    "PERIODIC_RISKS",
-    "RISKS",
+    "Candidate",
     "CheckResult",
     "FileChange",
     "FileError",
@@ -46,10 +48,13 @@ __all__ = [
     "GeneratedSchedule",
     "HandlerSite",
     "MigrateConfig",
+    "PERIODIC_RISKS",
     "PeriodicJob",
+    "RISKS",
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",
     "ReplaceQueuePutCommand",
+    "ReplaceSpawnCommand",
     "RewriteResult",
     "Risk",
     "ScanResult",

@@ -6,16 +6,50 @@ Facts are plain frozen data so worker processes can send them back; the cross-fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ._handler_finder import HandlerFact, HandlerScanner, StateUse
-from ._resolve import BACKGROUND_TASKS, METADATA, Resolver
+from ._resolve import BACKGROUND_TASKS, METADATA, RET, Resolver
 from ._risks import Risk, payload_risks
+from ._rules import SiteRules, Spawn, is_sentinel, payload_class, priority_split
 
 ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
+# Methods a home-made manager's enqueue entry point is often called; on an unresolved
+# receiver they make a candidate (a likely site scan could not decide).
+CANDIDATE_METHODS = frozenset(
+    {"add_task", "enqueue", "enqueue_task", "add_job", "submit_task", "push_task", "put_task"}
+)
+# Calls never worth a fact: builtins and the commonest methods on values.
+_NOISE = frozenset(
+    {
+        "get",
+        "items",
+        "keys",
+        "values",
+        "append",
+        "format",
+        "join",
+        "split",
+        "strip",
+        "encode",
+        "decode",
+        "startswith",
+        "endswith",
+        "lower",
+        "upper",
+        "info",
+        "debug",
+        "warning",
+        "error",
+        "exception",
+        "isoformat",
+        "update",
+    }
+)
 _GET_METHODS = frozenset({"get", "get_nowait"})
 _EXECUTOR_METHODS = {"submit": 0, "run_in_executor": 1, "to_thread": 0, "start_new_thread": 0}
 
@@ -31,6 +65,56 @@ class CallFact:
     background: bool  # the receiver is a FastAPI BackgroundTasks
     function: str | None  # add_task: the function passed first
     risks: tuple[Risk, ...]
+    enclosing: str = ""  # the function the call is in
+    callees: tuple[str, ...] = ()  # a plain call `f(...)`: what `f` is
+    sentinel: bool = False  # put(None) / put(STOP)
+    priority: bool = False  # put((priority, item))
+    payload_class: str | None = None  # the payload is an instance of this class
+    startup: bool = False  # inside a lifespan/startup function
+    receiver_text: str = ""  # the receiver as written (for candidates' messages)
+    captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
+    shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
+    awaited: bool = False  # `await q.put(...)`: a site only on a drained asyncio queue
+
+
+# (positional names, how many are required, keyword-only names, *args, **kwargs)
+Signature = tuple[tuple[str, ...], int, tuple[str, ...], bool, bool]
+# (positional arguments given, keyword names given, a * or ** in the call)
+ArgShape = tuple[int, tuple[str, ...], bool]
+
+
+def signature_of(node: cst.FunctionDef) -> Signature:
+    p = node.params
+    positional = [*p.posonly_params, *p.params]
+    required = sum(1 for a in positional if a.default is None)
+    return (
+        tuple(a.name.value for a in positional),
+        required,
+        tuple(a.name.value for a in p.kwonly_params),
+        isinstance(p.star_arg, cst.Param),
+        p.star_kwarg is not None,
+    )
+
+
+def arg_shape(args: Sequence[cst.Arg]) -> ArgShape:
+    star = any(a.star for a in args)
+    keywords = tuple(a.keyword.value for a in args if a.keyword is not None)
+    return sum(1 for a in args if a.keyword is None and not a.star), keywords, star
+
+
+@dataclass(frozen=True)
+class SpawnFact:
+    """A fire-and-forget start of work (create_task, thread_start, executor_submit)."""
+
+    line: int
+    col: int
+    kind: str
+    enclosing: str
+    targets: tuple[str, ...]  # what the callable resolves to
+    captures: tuple[str, ...]  # a closure's names from its enclosing function
+    risks: tuple[Risk, ...]
+    direct: bool
+    shape: ArgShape | None = None  # the arguments the function gets
 
 
 @dataclass(frozen=True)
@@ -47,6 +131,16 @@ class FileFacts:
     handlers: tuple[HandlerFact, ...] = ()  # registration-shaped decorators and calls
     mutable_state: frozenset[str] = frozenset()  # module-level dicts, lists, sets, ...
     state_uses: tuple[StateUse, ...] = ()  # functions touching module-level names
+    spawns: tuple[SpawnFact, ...] = ()
+    drain_loops: tuple[tuple[tuple[str, ...], str], ...] = ()  # (queues, function)
+    thread_targets: frozenset[str] = frozenset()  # run by a thread, executor or task
+    callees: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it calls
+    returns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it returns
+    forever: frozenset[str] = frozenset()  # functions with a `while True`-like loop
+    class_kinds: tuple[tuple[str, str], ...] = ()  # class -> dataclass/pydantic/.../plain
+    host_bound: tuple[tuple[str, str], ...] = ()  # function -> why it must run on this host
+    says_queue: bool = True  # the text says "Queue" (the pre-filter's rule for self.x.put)
+    signatures: tuple[tuple[str, Signature], ...] = ()  # function -> its parameters
     error: str | None = field(default=None, compare=False)
     parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
@@ -57,24 +151,28 @@ class _Loop:
     used: set[str] = field(default_factory=set)
 
 
-class FactCollector(cst.CSTVisitor):
-    """Collects :class:`FileFacts` for one module (QualifiedNameProvider + scopes)."""
+class FactCollector(SiteRules):
+    """Collects :class:`FileFacts` for one module (scopes + the shared site rules)."""
 
     METADATA_DEPENDENCIES = (*METADATA, PositionProvider)
 
     def __init__(self, module: str, is_package: bool) -> None:
-        super().__init__()
-        self.r = Resolver(self.get_metadata, module, is_package)
+        super().__init__(Resolver(self.get_metadata, module, is_package))
         self.calls: list[CallFact] = []
+        self.spawns: list[SpawnFact] = []
         self.instances: dict[str, set[str]] = {}
         self.classes: dict[str, tuple[str, ...]] = {}
+        self.class_kinds: dict[str, str] = {}
         self.thread_targets: set[str] = set()
         self.drain_candidates: list[tuple[frozenset[str], str]] = []
         self.pools: set[str] = set()
+        self.callees: dict[str, set[str]] = {}
+        self.returns: dict[str, set[str]] = {}
+        self.forever: set[str] = set()
+        self.host: set[tuple[str, str]] = set()
+        self.signatures: dict[str, Signature] = {}
         self._functions: list[tuple[str, dict[str, frozenset[str]]]] = []
         self._loops: list[_Loop] = []
-        self._awaited: set[int] = set()
-        self._decorators = 0
         self._path: list[tuple[str, str]] = []
         self.h = HandlerScanner(self.r, self.get_metadata)
 
@@ -83,15 +181,6 @@ class FactCollector(cst.CSTVisitor):
         return start.line, start.column + 1
 
     # -- structure ------------------------------------------------------------------
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        self._decorators += 1
-
-    def leave_Decorator(self, original_node: cst.Decorator) -> None:
-        self._decorators -= 1
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self._awaited.add(id(node.expression))
-
     def _enter(self, kind: str, name: str) -> str:
         parts: list[str] = []
         for outer_kind, outer in self._path:
@@ -103,14 +192,26 @@ class FactCollector(cst.CSTVisitor):
         self.h.reads(original_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        super().visit_FunctionDef(node)
         name = self._enter("def", node.name.value)
         self._functions.append((name, {}))
+        self.signatures[name] = signature_of(node)
         if node.decorators:
             self.h.decorators(node, name, self._position)
+        if node.returns is not None:
+            returned = self.r._annotation_types(node.returns.annotation)
+            self.returns.setdefault(name, set()).update(returned)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        super().leave_FunctionDef(original_node)
         self._functions.pop()
         self._path.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self._functions and node.value is not None:
+            value = node.value
+            names = self.r.receivers(value)
+            self.returns.setdefault(self._function(), set()).update(names)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         name = self._enter("class", node.name.value)
@@ -118,9 +219,31 @@ class FactCollector(cst.CSTVisitor):
             return
         methods = tuple(s.name.value for s in node.body.body if isinstance(s, cst.FunctionDef))
         self.classes[name] = methods
+        self.class_kinds[name] = self._class_kind(node)
         for base in node.bases:
             if "threading.Thread" in self.r.fqns(base.value):
                 self.thread_targets.add(f"{name}.run")
+
+    def _class_kind(self, node: cst.ClassDef) -> str:
+        """How adopt's ``types=`` could carry instances: by the class's own declaration."""
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            names = self.r.fqns(expr.func if isinstance(expr, cst.Call) else expr)
+            if any(n.startswith("dataclasses.") for n in names):
+                return "dataclass"
+            if any(n.startswith(("attr.", "attrs.")) for n in names):
+                return "attrs"
+        for base in node.bases:
+            names = self.r.fqns(base.value)
+            if any(n.startswith("pydantic.") for n in names):
+                return "pydantic"
+            if names & {"typing.NamedTuple", "collections.namedtuple"}:
+                return "namedtuple"
+            if any(n.startswith("enum.") for n in names):
+                return "enum"
+            if any(n.startswith("typing.TypedDict") for n in names):
+                return "typeddict"
+        return "plain"
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._path.pop()
@@ -136,14 +259,24 @@ class FactCollector(cst.CSTVisitor):
             and isinstance(call.args[0].value, cst.Attribute)
             and call.args[0].value.attr.value in _GET_METHODS
         ):
-            queues = self.r.fqns(call.args[0].value.value)
+            queues = self.r.receivers(call.args[0].value.value)
             self._loops[-1].gets.append((queues, _target_names(node.target), self._function()))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        super().visit_Name(node)
+        if self._loops:
+            self._loops[-1].used.add(node.value)  # the item got is read in the loop
 
     def leave_For(self, original_node: cst.For) -> None:
         self._leave_loop()
 
     def visit_While(self, node: cst.While) -> None:
         self._loops.append(_Loop())
+        test = node.test
+        if isinstance(test, cst.UnaryOperation):
+            test = test.expression
+        if isinstance(test, (cst.Name, cst.Attribute, cst.Integer)) and self._functions:
+            self.forever.add(self._function())
 
     def leave_While(self, original_node: cst.While) -> None:
         self._leave_loop()
@@ -181,34 +314,51 @@ class FactCollector(cst.CSTVisitor):
             self.h.module_assignment(targets, value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        super().visit_Assign(node)
         self.r.note_assignment(node)
         self._assigned([t.target for t in node.targets], node.value)
         value = node.value
+        if isinstance(value, cst.Await):
+            value = value.expression
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             if value.func.attr.value in _GET_METHODS and self._functions:
                 names = frozenset().union(*(_target_names(t.target) for t in node.targets))
-                queues = self.r.fqns(value.func.value)
+                queues = self.r.receivers(value.func.value)
                 for queue in queues:
                     self._functions[-1][1][queue] = names
                 if self._loops:
                     self._loops[-1].gets.append((queues, names, self._function()))
+        self._note_values([t.target for t in node.targets], node.value)
+
+    def _note_values(self, targets: list[cst.BaseExpression], value: cst.BaseExpression) -> None:
+        """What an object target may hold: an instance of a class (``RET`` of the call: the
+        linker knows classes from functions), or another object (an alias, ``self.tm = tm``)."""
         if isinstance(value, cst.Call):
-            classes = self.r.fqns(value.func)
-            if classes:
-                for target in node.targets:
-                    for name in self.r.fqns(target.target):
-                        self.instances.setdefault(name, set()).update(classes)
+            values = {RET + n for n in self.r.fqns(value.func)}
+        elif isinstance(value, (cst.Name, cst.Attribute)):
+            values = set(self.r.receivers(value))
+        else:
+            return
+        if not values:
+            return
+        for target in targets:
+            for name in self.r.receivers(target):
+                if not name.startswith(RET):
+                    self.instances.setdefault(name, set()).update(values)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.r.note_assignment(node)
         self._assigned([node.target], node.value)
-        if isinstance(node.value, cst.Call):
-            classes = self.r.fqns(node.value.func)
-            for name in self.r.fqns(node.target):
-                self.instances.setdefault(name, set()).update(classes)
+        if node.value is not None:
+            self._note_values([node.target], node.value)
+        if not self._functions or isinstance(node.target, cst.Attribute):
+            types = self.r._annotation_types(node.annotation.annotation)
+            for name in self.r.receivers(node.target):
+                self.instances.setdefault(name, set()).update(types)
 
     # -- calls -------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
+        super().visit_Call(node)
         if self._loops:
             self._loops[-1].used |= _used_names(node)
         func = node.func
@@ -217,35 +367,125 @@ class FactCollector(cst.CSTVisitor):
             self.h.call(node, self._position)
         if self._functions:
             self.h.method_call(self._function(), node)
-        if not isinstance(func, cst.Attribute) or func.attr.value not in ENQUEUE_METHODS:
+            if not self._decorators:
+                called = self.r.callable_ids(func)
+                self.callees.setdefault(self._function(), set()).update(called)
+                why = next((_HOST_CALLS[c] for c in sorted(called) if c in _HOST_CALLS), None)
+                if why is None and isinstance(func, cst.Attribute):
+                    why = _HOST_METHODS.get(func.attr.value)
+                if why is not None:
+                    self.host.add((self._function(), why))
+        if not isinstance(func, cst.Attribute):
+            if isinstance(func, cst.Name) and self._functions and not self._decorators:
+                self._plain_call(node, func)
             return
         method = func.attr.value
-        receivers = self.r.fqns(func.value)
+        if method not in ENQUEUE_METHODS:
+            if self._functions and not self._decorators and method not in _NOISE:
+                self._method_call(node, func)
+            return
+        receivers = self.r.receivers(func.value)
         if method in ("put", "put_nowait") and self._functions and node.args:
             first = node.args[0].value
             if isinstance(first, cst.Name):
                 gets = self._functions[-1][1]
                 self.pools.update(q for q in receivers if first.value in gets.get(q, ()))
-        if self._decorators or id(node) in self._awaited:
-            return  # @router.put(...), await asyncio_queue.put(...): never enqueue sites
+        awaited = id(node) in self._awaited
+        if self._decorators or (awaited and method not in ("put", "put_nowait")):
+            return
         background = isinstance(func.value, cst.Name) and bool(
             self.r.declared_types(func.value) & BACKGROUND_TASKS
         )
-        if not receivers and not background:
-            return
         function, payload = self._payload(node, method, background)
-        pos = self.get_metadata(PositionProvider, node).start
+        line, col = self._position(node)
+        item = payload[0] if payload and method != "add_task" else None
         self.calls.append(
             CallFact(
-                line=pos.line,
-                col=pos.column + 1,
+                line=line,
+                col=col,
                 method=method,
                 receivers=tuple(sorted(receivers)),
                 background=background,
                 function=function,
                 risks=payload_risks(payload, self.r.fqns),
+                enclosing=self._function(),
+                sentinel=item is not None and is_sentinel(item),
+                priority=item is not None and priority_split(item) is not None,
+                payload_class=self._payload_class(item) if item is not None else None,
+                startup=bool(self._frames) and self._frames[-1].startup,
+                receiver_text=_code(func.value),
+                captures=self._captures(node.args[0].value) if background and node.args else (),
+                awaited=awaited,
+                shape=arg_shape(list(node.args[1:]) if method == "add_task" else node.args[:1]),
             )
         )
+
+    def _method_call(self, node: cst.Call, func: cst.Attribute) -> None:
+        """Any other method call on an object scan can follow: a manager's enqueue method
+        is known only once every file is read, so its calls are kept as facts."""
+        receivers = self.r.receivers(func.value)
+        if not receivers and func.attr.value not in CANDIDATE_METHODS:
+            return
+        line, col = self._position(node)
+        self.calls.append(
+            CallFact(
+                line,
+                col,
+                func.attr.value,
+                tuple(sorted(receivers)),
+                False,
+                None,
+                payload_risks([a.value for a in node.args], self.r.fqns),
+                enclosing=self._function(),
+                startup=bool(self._frames) and self._frames[-1].startup,
+                receiver_text=_code(func.value),
+            )
+        )
+
+    def _plain_call(self, node: cst.Call, func: cst.Name) -> None:
+        ids = self.r.callable_ids(func)
+        if not ids or any(i.startswith("builtins.") for i in ids):
+            return
+        line, col = self._position(node)
+        self.calls.append(
+            CallFact(
+                line,
+                col,
+                func.value,
+                (),
+                False,
+                None,
+                payload_risks([a.value for a in node.args], self.r.fqns),
+                enclosing=self._function(),
+                callees=tuple(sorted(ids)),
+                startup=bool(self._frames) and self._frames[-1].startup,
+            )
+        )
+
+    def _payload_class(self, item: cst.BaseExpression) -> str | None:
+        return payload_class(item, self.r)
+
+    def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
+        line, col = self._position(node)
+        targets = self.r.callable_ids(spawn.function)
+        args = [a.value for a in spawn.args] if spawn.args else []
+        self.spawns.append(
+            SpawnFact(
+                line,
+                col,
+                spawn.kind,
+                self._function(),
+                tuple(sorted(targets)),
+                self._captures(spawn.function),
+                payload_risks(args, self.r.fqns),
+                spawn.direct,
+                arg_shape(spawn.args) if spawn.args is not None else None,
+            )
+        )
+
+    def _captures(self, expr: cst.BaseExpression) -> tuple[str, ...]:
+        """A nested function's names bound in the functions around it (a closure)."""
+        return closure_captures(expr, self.get_metadata)
 
     def _payload(
         self, node: cst.Call, method: str, background: bool
@@ -255,7 +495,7 @@ class FactCollector(cst.CSTVisitor):
             return None, [args[0].value] if args else []
         if not args or args[0].keyword is not None or args[0].star:
             return None, [a.value for a in args]
-        names = sorted(self.r.fqns(args[0].value))
+        names = sorted(self.r.callable_ids(args[0].value))
         return (names[0] if names else None), [a.value for a in args[1:]]
 
     def _thread_target(self, node: cst.Call) -> None:
@@ -270,14 +510,20 @@ class FactCollector(cst.CSTVisitor):
             for arg in node.args:
                 if arg.keyword is not None and arg.keyword.value == "target":
                     target = arg.value
+        elif (
+            (
+                self.r.fqns(func) & {"asyncio.create_task", "asyncio.ensure_future", "asyncio.run"}
+                or (isinstance(func, cst.Attribute) and func.attr.value in _TASK_STARTS)
+            )
+            and node.args
+            and isinstance(node.args[0].value, cst.Call)
+        ):
+            target = node.args[0].value.func
         if target is not None:
             self.thread_targets |= self.r.callable_ids(target)
 
     # -- result ------------------------------------------------------------------------
     def facts(self) -> FileFacts:
-        drained = {
-            q for queues, fn in self.drain_candidates if fn in self.thread_targets for q in queues
-        }
         threaded = {
             cls for cls in self.classes if any(t.startswith(f"{cls}.") for t in self.thread_targets)
         }
@@ -285,14 +531,95 @@ class FactCollector(cst.CSTVisitor):
             module=self.r.module,
             calls=tuple(self.calls),
             instances=tuple(sorted((k, tuple(sorted(v))) for k, v in self.instances.items())),
-            drained=frozenset(drained),
+            drained=frozenset(),
             pools=frozenset(self.pools),
             classes=tuple(sorted(self.classes.items())),
             threaded_classes=frozenset(threaded),
             handlers=tuple(self.h.handlers),
             mutable_state=frozenset(self.h.mutable),
             state_uses=tuple(sorted(self.h.uses, key=lambda u: (u.function, u.variable, u.kind))),
+            spawns=tuple(self.spawns),
+            drain_loops=tuple((tuple(sorted(q)), fn) for q, fn in self.drain_candidates),
+            thread_targets=frozenset(self.thread_targets),
+            callees=tuple(sorted((k, tuple(sorted(v))) for k, v in self.callees.items())),
+            returns=tuple(sorted((k, tuple(sorted(v))) for k, v in self.returns.items())),
+            forever=frozenset(self.forever),
+            class_kinds=tuple(sorted(self.class_kinds.items())),
+            host_bound=tuple(sorted(self.host)),
+            signatures=tuple(sorted(self.signatures.items())),
         )
+
+
+# Calls that tie a function to the process or machine it runs on (host-bound work).
+_HOST_CALLS = {
+    "os.remove": "deletes a local file",
+    "os.unlink": "deletes a local file",
+    "shutil.rmtree": "deletes a local folder",
+    "os.execv": "restarts this process",
+    "os.execl": "restarts this process",
+    "os.execvp": "restarts this process",
+    "os._exit": "stops this process",
+    "os.kill": "signals a process of this machine",
+    "sys.exit": "stops this process",
+    "serial.Serial": "acts on a device attached to this machine",
+}
+_HOST_METHODS = {
+    "unlink": "deletes a local file",
+    "send_text": "writes to a live connection of this process",
+    "send_json": "writes to a live connection of this process",
+    "send_bytes": "writes to a live connection of this process",
+}
+_TASK_STARTS = frozenset({"create_task", "ensure_future", "run_until_complete", "start_soon"})
+
+
+def _class_like_name(name: str) -> bool:
+    last = name.rpartition(".")[2]
+    return last[:1].isupper() and not last.isupper()
+
+
+def _code(expr: cst.BaseExpression) -> str:
+    return cst.Module([]).code_for_node(expr)
+
+
+def closure_captures(expr: cst.BaseExpression, get_metadata: object) -> tuple[str, ...]:
+    """Names a nested function named by ``expr`` reads from the functions around it."""
+    from libcst.metadata import Assignment, FunctionScope, ScopeProvider
+
+    if not isinstance(expr, cst.Name):
+        return ()
+    get = get_metadata
+    scope = get(ScopeProvider, expr, None)  # type: ignore[operator]
+    if scope is None or expr.value not in scope:
+        return ()
+    for assignment in scope[expr.value]:
+        node = getattr(assignment, "node", None)
+        if not isinstance(node, cst.FunctionDef) or not isinstance(assignment.scope, FunctionScope):
+            continue
+        inner = get(ScopeProvider, node.body, None)  # type: ignore[operator]
+        if not isinstance(inner, FunctionScope):
+            continue
+        names: set[str] = set()
+        for access in inner.accesses:
+            for referent in access.referents:
+                if (
+                    isinstance(referent, Assignment)
+                    and referent.scope is not inner
+                    and isinstance(referent.scope, FunctionScope)
+                    and _encloses(referent.scope, inner)
+                ):
+                    names.add(access.node.value if isinstance(access.node, cst.Name) else "")
+        return tuple(sorted(n for n in names if n))
+    return ()
+
+
+def _encloses(outer: object, inner: object) -> bool:
+    scope = getattr(inner, "parent", None)
+    while scope is not None:
+        if scope is outer:
+            return True
+        parent = getattr(scope, "parent", None)
+        scope = None if parent is scope else parent
+    return False
 
 
 def _target_names(target: cst.BaseExpression) -> frozenset[str]:
@@ -321,4 +648,4 @@ def analyze(source: bytes, module: str, is_package: bool) -> FileFacts:
     wrapper = MetadataWrapper(cst.parse_module(source), unsafe_skip_copy=True)
     collector = FactCollector(module, is_package)
     wrapper.visit(collector)
-    return collector.facts()
+    return replace(collector.facts(), says_queue=b"Queue" in source)

@@ -46,6 +46,10 @@ _SELF = frozenset({b"self", b"cls"})
 # (a substring test at C speed), so the common file pays one more memory scan.
 _HANDLER_TEXT = re.compile(rb"\.\s*(?:add_|register_)?handler\b")
 HANDLER_METHODS = frozenset({"handler", "add_handler", "register_handler"})
+# Work started per request (create_task, Thread(...).start(), executor.submit,
+# run_in_executor): sites too, and where a queue's consumer is started.
+_SPAWN_TEXT = re.compile(rb"(?:create_task|ensure_future|run_in_executor|\.submit|Thread)\s*\(")
+SPAWN_ATTRS = frozenset({"create_task", "ensure_future", "run_in_executor", "submit"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ def may_hold_site(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
     handler (``.handler``, ``.add_handler``, ``.register_handler``) is kept too.
     """
     if b"handler" in data and _HANDLER_TEXT.search(data):
+        return True
+    if _SPAWN_TEXT.search(data):
         return True
     has_queue_word: bool | None = None
     for match in _CALL_TEXT.finditer(data):
@@ -100,7 +106,7 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
         return True
     has_queue_word = b"Queue" in data
     for node in ast.walk(tree):
-        if _registers_handler(node):
+        if _registers_handler(node) or _spawns(node):
             return True
         if not (
             isinstance(node, ast.Call)
@@ -116,6 +122,45 @@ def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
                 continue
         return True
     return False
+
+
+def _spawns(node: ast.AST) -> bool:
+    """Work started and let go: a statement ``asyncio.create_task(...)``,
+    ``Thread(target=...).start()``, ``executor.submit(...)``, ``loop.run_in_executor(...)``,
+    ``tasks.add(asyncio.create_task(...))``, or such a start kept in a plain local
+    (``t = asyncio.create_task(...)``); a handle kept on an object is managed, not a site."""
+    if isinstance(node, ast.Assign):
+        return (
+            len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and (_starts_task(node.value) or _thread(node.value))
+        )
+    if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
+        return False
+    call = node.value
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return _starts_task(call)
+    if func.attr in ("submit", "run_in_executor") or _starts_task(call):
+        return True
+    if func.attr == "start" and isinstance(func.value, ast.Call):
+        return _thread(func.value)
+    if func.attr in ("add", "append") and len(call.args) == 1:
+        return isinstance(call.args[0], ast.Call) and _starts_task(call.args[0])
+    return False
+
+
+def _starts_task(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name in ("create_task", "ensure_future")
+
+
+def _thread(call: ast.Call) -> bool:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    return name == "Thread" and any(k.arg == "target" for k in call.keywords)
 
 
 def _registers_handler(node: ast.AST) -> bool:

@@ -25,6 +25,9 @@ from libcst.metadata import (
 QUEUE_CLASSES = frozenset(
     {"queue.Queue", "queue.PriorityQueue", "queue.SimpleQueue", "queue.LifoQueue"}
 )
+# An asyncio queue drained by a task is a task queue too (its put is awaited or put_nowait);
+# one no task drains (a pub/sub channel read by an SSE generator) is not.
+ASYNC_QUEUE_CLASSES = frozenset({"asyncio.Queue", "asyncio.PriorityQueue", "asyncio.LifoQueue"})
 BACKGROUND_TASKS = frozenset(
     {
         "fastapi.BackgroundTasks",
@@ -32,6 +35,9 @@ BACKGROUND_TASKS = frozenset(
         "starlette.background.BackgroundTasks",
     }
 )
+STATE = "@state."  # an attribute of a FastAPI/Starlette app's ``state``
+RET = "@ret:"  # what calling the named function or class returns
+TYPE = "@type:"  # an instance of the named class, by declaration
 # Scopes only: qualified names are asked of the scope for the few expressions that matter,
 # instead of QualifiedNameProvider computing them for every node (most of a scan's time).
 METADATA = (ScopeProvider,)
@@ -61,10 +67,11 @@ class Resolver:
             if isinstance(node.target, cst.Name):
                 self._assigned[id(node.target)] = ("annotation", node.annotation.annotation)
             return
-        if isinstance(node.value, cst.Call):
+        if isinstance(node.value, (cst.Call, cst.Name, cst.Attribute)):
+            kind = "call" if isinstance(node.value, cst.Call) else "alias"
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
-                    self._assigned[id(target.target)] = ("call", node.value.func)
+                    self._assigned[id(target.target)] = (kind, node.value)
 
     def qnames(self, expr: cst.BaseExpression) -> Collection[QualifiedName]:
         """libcst's qualified names of a dotted name (other expressions have none)."""
@@ -129,17 +136,37 @@ class Resolver:
         return f"{owner}.{expr.attr.value}" if owner else None
 
     def method_class(self, name: cst.Name) -> str | None:
-        """The class path when ``name`` is the first parameter of a method (self/cls)."""
+        """The class path when ``name`` is the first parameter of a method (self/cls), also
+        when read inside a function nested in that method (a closure's ``self``)."""
         scope: Scope | None = self._get(ScopeProvider, name, None)
-        while scope is not None and not isinstance(scope, (FunctionScope, GlobalScope)):
-            scope = scope.parent
+        if scope is None or name.value not in scope:
+            return None
+        owners = set()
+        for assignment in scope[name.value]:
+            owner = self._first_param_class(assignment)
+            if owner is None:
+                return None  # also bound some other way: not surely the instance
+            owners.add(owner)
+        return owners.pop() if len(owners) == 1 else None
+
+    def scope_binds(self, name: cst.Name, node_ids: Collection[int]) -> bool:
+        """Whether ``name`` is bound by one of the nodes ``node_ids`` (e.g. ``with ... as``)."""
+        scope: Scope | None = self._get(ScopeProvider, name, None)
+        if scope is None or name.value not in scope:
+            return False
+        return any(isinstance(a, Assignment) and id(a.node) in node_ids for a in scope[name.value])
+
+    def _first_param_class(self, assignment: object) -> str | None:
+        if not isinstance(assignment, Assignment) or not isinstance(assignment.node, cst.Param):
+            return None
+        scope = assignment.scope
         if not isinstance(scope, FunctionScope) or not isinstance(scope.node, cst.FunctionDef):
             return None
         params = scope.node.params
         first = (params.posonly_params or params.params or (None,))[0]
-        if first is None or first.name.value != name.value:
+        if first is not assignment.node or not isinstance(scope.parent, ClassScope):
             return None
-        if not isinstance(scope.parent, ClassScope):
+        if any(_decorator_name(d) == "staticmethod" for d in scope.node.decorators):
             return None
         path = self.scope_path(scope.parent)
         return self.qualify(path) if path and "<locals>" not in path else None
@@ -175,4 +202,90 @@ class Resolver:
 
     def _assigned_type(self, target: cst.Name) -> frozenset[str]:
         kind, expr = self._assigned.get(id(target), ("", None))
-        return self.fqns(expr) if expr is not None else frozenset()
+        if isinstance(expr, cst.Call):
+            expr = expr.func
+        return self.fqns(expr) if expr is not None and kind != "alias" else frozenset()
+
+    # -- receivers: what an object expression may be, symbolically ----------------------
+    def receivers(self, expr: cst.BaseExpression, depth: int = 0) -> frozenset[str]:
+        """What the object ``expr`` is: its module/class attribute names (:meth:`fqns`) or,
+        for what has none, symbolic names the cross-file linker resolves: ``@state.x``
+        (``app.state.x``), ``@ret:f`` (what calling ``f`` returns: an instance when ``f`` is
+        a class) and ``@type:C`` (declared as ``C``). Locals, parameters (annotation or
+        ``Depends(provider)``) and closures' variables are followed; never the code itself."""
+        names = self.fqns(expr)
+        if names or depth > 3:
+            return names
+        if isinstance(expr, cst.Attribute):
+            if isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "state":
+                return frozenset({f"{STATE}{expr.attr.value}"})
+            base = self.receivers(expr.value, depth + 1)
+            return frozenset(f"{b}.{expr.attr.value}" for b in base if not b.startswith(TYPE))
+        if isinstance(expr, cst.Call):
+            return frozenset(RET + n for n in self.callable_ids(expr.func) if "<locals>" not in n)
+        if isinstance(expr, cst.Name):
+            return self._local_receivers(expr, depth)
+        return frozenset()
+
+    def _local_receivers(self, name: cst.Name, depth: int) -> frozenset[str]:
+        scope: Scope | None = self._get(ScopeProvider, name, None)
+        if scope is None or name.value not in scope:
+            return frozenset()
+        out: set[str] = set()
+        for assignment in scope[name.value]:
+            if not isinstance(assignment, Assignment):
+                continue
+            node = assignment.node
+            if isinstance(node, cst.Param):
+                out |= self._param_receivers(node)
+            elif isinstance(node, cst.Name):
+                kind, expr = self._assigned.get(id(node), ("", None))
+                if kind == "annotation" and expr is not None:
+                    out |= self._annotation_types(expr)
+                elif expr is not None:
+                    out |= self.receivers(expr, depth + 1)
+        return frozenset(out)
+
+    def _param_receivers(self, param: cst.Param) -> set[str]:
+        out: set[str] = set()
+        if param.annotation is not None:
+            out |= self._annotation_types(param.annotation.annotation)
+        default = param.default
+        if isinstance(default, cst.Call) and "fastapi.Depends" in self.fqns(default.func):
+            out |= self._depends(default)
+        return out
+
+    def _depends(self, call: cst.Call) -> set[str]:
+        if call.args and call.args[0].keyword is None:
+            return {RET + n for n in self.callable_ids(call.args[0].value)}
+        return set()
+
+    def _annotation_types(self, annotation: cst.BaseExpression) -> set[str]:
+        """``C``, ``C | None``, ``Optional[C]``, ``Annotated[C, Depends(f)]`` -> ``@type:C``
+        (and ``@ret:f``)."""
+        if isinstance(annotation, cst.BinaryOperation):
+            return self._annotation_types(annotation.left) | self._annotation_types(
+                annotation.right
+            )
+        if isinstance(annotation, cst.Subscript):
+            outer = self.fqns(annotation.value)
+            inner = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+            if outer & {"typing.Optional", "typing.Union"}:
+                return set().union(*(self._annotation_types(i) for i in inner))
+            if outer & {"typing.Annotated", "typing_extensions.Annotated"} and inner:
+                out = self._annotation_types(inner[0])
+                for extra in inner[1:]:
+                    if isinstance(extra, cst.Call) and "fastapi.Depends" in self.fqns(extra.func):
+                        out |= self._depends(extra)
+                return out
+            return set()
+        return {TYPE + n for n in self.fqns(annotation) if not n.startswith("builtins.")}
+
+
+def _decorator_name(decorator: cst.Decorator) -> str:
+    expr = decorator.decorator
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return expr.value if isinstance(expr, cst.Name) else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +40,10 @@ class MigrateConfig:
     source: Path | None = None
     # [tool.queue2celery.periodic]: a periodic function -> the existing Celery task to run
     periodic: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    # Payload classes adopt(types=...) carries: rewrite may send their instances.
+    types: tuple[str, ...] = ()
+    # check codes to leave out everywhere (``ignore = ["Q2C003"]``).
+    ignore: tuple[str, ...] = ()
 
     @classmethod
     def from_mappings(
@@ -67,7 +71,14 @@ class MigrateConfig:
         # MappingProxyType does not pickle; worker processes get plain dicts back.
         return (
             _rebuild,
-            (dict(self.queues), dict(self.functions), self.source, dict(self.periodic)),
+            (
+                dict(self.queues),
+                dict(self.functions),
+                self.source,
+                dict(self.periodic),
+                self.types,
+                self.ignore,
+            ),
         )
 
 
@@ -76,8 +87,22 @@ def _rebuild(
     functions: dict[str, str],
     source: Path | None,
     periodic: dict[str, str] | None = None,
+    types: tuple[str, ...] = (),
+    ignore: tuple[str, ...] = (),
 ) -> MigrateConfig:
-    return MigrateConfig(_frozen(queues), _frozen(functions), source, _frozen(periodic or {}))
+    return MigrateConfig(
+        _frozen(queues), _frozen(functions), source, _frozen(periodic or {}), types, ignore
+    )
+
+
+def _names(tool: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = tool.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"[tool.queue2celery] {key} in {where} must be a list of strings, got {value!r}; "
+            f'write it as {key} = ["..."]'
+        )
+    return tuple(value)
 
 
 def _validated(table: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
@@ -158,11 +183,16 @@ def load_config(path: Path, config_file: Path | None = None) -> MigrateConfig:
             f"[tool.queue2celery] in {shown!r} must be a table, got {tool!r}; "
             "write it as a [tool.queue2celery] section"
         )
-    return MigrateConfig.from_mappings(
+    config = MigrateConfig.from_mappings(
         tool.get("queues", {}),
         tool.get("functions", {}),
         source=source,
         periodic=tool.get("periodic", {}),
+    )
+    return replace(
+        config,
+        types=_names(tool, "types", str(source)),
+        ignore=_names(tool, "ignore", str(source)),
     )
 
 

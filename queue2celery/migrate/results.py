@@ -10,6 +10,7 @@ from ._risks import Risk
 
 __all__ = [
     "CHECK_CODES",
+    "Candidate",
     "CheckResult",
     "FileChange",
     "FileError",
@@ -21,13 +22,27 @@ __all__ = [
     "Site",
 ]
 
-KINDS = ("queue_put", "background_task", "manager_add_task")
+KINDS = (
+    "queue_put",
+    "background_task",
+    "manager_add_task",
+    "manager_enqueue",
+    "create_task",
+    "thread_start",
+    "executor_submit",
+)
 
-#: ``check`` codes: one per kind of legacy site, and one for a file that does not parse.
+#: ``check`` codes: one per kind of legacy site, Q2C003 for a likely site scan could not
+#: resolve (a candidate), and Q2C900 for a file that does not parse.
 CHECK_CODES = {
     "queue_put": "Q2C001",
     "background_task": "Q2C002",
-    "manager_add_task": "Q2C003",
+    "candidate": "Q2C003",
+    "manager_add_task": "Q2C004",
+    "manager_enqueue": "Q2C004",
+    "create_task": "Q2C005",
+    "thread_start": "Q2C006",
+    "executor_submit": "Q2C007",
     "parse_error": "Q2C900",
     "init_stub": "Q2C901",
 }
@@ -46,9 +61,12 @@ class Site:
     queue: str | None
     target: str | None
     risks: tuple[Risk, ...] = ()
+    via: str | None = None  # manager_enqueue: "method <cls.m>" or "wrapper <f>"
+    function: str | None = None  # create_task/thread_start/executor_submit: what runs
+    captures: tuple[str, ...] = ()  # that function is a closure over these names
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "line": self.line,
             "col": self.col,
@@ -56,6 +74,34 @@ class Site:
             "queue": self.queue,
             "target": self.target,
             "risks": [{"code": r.code, "message": r.message} for r in self.risks],
+        }
+        if self.via is not None:
+            out["via"] = self.via
+        if self.function is not None:
+            out["function"] = self.function
+            out["captures"] = list(self.captures)
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A call that looks like a legacy site but whose receiver scan could not resolve."""
+
+    path: str
+    line: int
+    col: int
+    method: str
+    receiver: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "method": self.method,
+            "receiver": self.receiver,
+            "reason": self.reason,
         }
 
 
@@ -104,8 +150,10 @@ class FileError:
 
 @dataclass(frozen=True)
 class ScanResult:
-    """What ``scan`` found under one root. ``files_parsed``: files libcst analysed (the
-    others could not hold a site or a handler, by the text and ``ast`` filters)."""
+    """What ``scan`` found under one root. ``files_scanned``: every Python file looked at;
+    ``files_parsed``: those analysed in depth with libcst (the others could not hold a site
+    or a handler, by the text and ``ast`` filters); ``errors``: files that could not be
+    read or parsed."""
 
     files_scanned: int
     files_parsed: int
@@ -113,6 +161,17 @@ class ScanResult:
     errors: tuple[FileError, ...]
     handlers: tuple[HandlerSite, ...] = ()
     periodic: tuple[PeriodicJob, ...] = ()  # periodic work (loops, schedule, APScheduler)
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def files_skipped(self) -> int:
+        """Files the text filters showed cannot hold a site (never parsed)."""
+        return self.files_scanned - self.files_parsed - len(self.errors)
+
+    @property
+    def ok(self) -> bool:
+        """Every file was read and parsed (``scan`` exits 1 otherwise)."""
+        return not self.errors
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scan --json`` document (docs/json.md)."""
@@ -122,12 +181,23 @@ class ScanResult:
             "errors": [e.to_dict() for e in self.errors],
             "handlers": [h.to_dict() for h in self.handlers],
             "periodic": [p.to_dict() for p in self.periodic],
+            "candidates": [c.to_dict() for c in self.candidates],
+            "files_parsed": self.files_parsed,
         }
 
     def unmapped(self, kind: str) -> list[str]:
-        """Mapping keys of the unmapped sites of ``kind``, sorted, each once."""
+        """Mapping keys of the unmapped sites of ``kind``, sorted, each once (not closures,
+        which cannot be mapped, nor work that must stay on this host)."""
         return sorted(
-            {s.queue for s in self.sites if s.kind == kind and s.target is None and s.queue}
+            {
+                s.queue
+                for s in self.sites
+                if s.kind == kind
+                and s.target is None
+                and s.queue
+                and "<locals>" not in s.queue
+                and not any(r.code in ("host-bound", "sentinel") for r in s.risks)
+            }
         )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
@@ -21,10 +24,10 @@ from ._files import (
 from ._parallel import Progress, parallel_map
 from ._periodic_rewrite import guard_periodic_starts
 from .codemods import CODEMODS
-from .codemods._base import LegacyCallCodemod
+from .codemods._base import LegacyCallCodemod, TreeFacts
 from .config import MigrateConfig
-from .results import FileChange, FileError, RewriteResult
-from .scan import collect_files
+from .results import FileChange, FileError, RewriteResult, ScanResult
+from .scan import collect_files, scan
 
 __all__ = ["rewrite", "rewrite_source"]
 
@@ -37,6 +40,7 @@ def rewrite_source(
     is_package: bool = False,
     filename: str | None = None,
     codemods: Sequence[type[LegacyCallCodemod]] = CODEMODS,
+    facts: TreeFacts | None = None,
 ) -> tuple[bytes, tuple[str, ...]]:
     """``(new_source, warnings)``; returns ``source`` itself when nothing changes.
 
@@ -46,6 +50,8 @@ def rewrite_source(
     bom, body = split_bom(source)
     names = config.mapped_names
     if not (may_hold_site(body, names) and mentions(body, names)):
+        return source, ()
+    if not any(command.may_apply(body, config) for command in codemods):
         return source, ()
     reason = too_deeply_nested(body)
     if reason is not None:
@@ -61,7 +67,7 @@ def rewrite_source(
             full_module_name=module or None,
             full_package_name=package or None,
         )
-        tree = command(context, config=config).transform_module(tree)
+        tree = command(context, config=config, facts=facts).transform_module(tree)
         warnings.extend(context.warnings)
     out = tree.bytes
     return (source if out == body else bom + out), tuple(warnings)
@@ -70,13 +76,16 @@ def rewrite_source(
 Outcome = tuple[str, bytes | None, tuple[str, ...], str | None]
 
 
-def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
-    path, rel, module, is_package, config = job
+RewriteJob = tuple[str, str, str, bool, MigrateConfig, "TreeFacts | None"]
+
+
+def _rewrite_job(job: RewriteJob) -> Outcome:
+    path, rel, module, is_package, config, facts = job
     try:
         with open(path, "rb") as handle:
             source = handle.read()
         new, warnings = rewrite_source(
-            source, config, module=module, is_package=is_package, filename=path
+            source, config, module=module, is_package=is_package, filename=path, facts=facts
         )
         return rel, (None if new == source else new), warnings, None
     except RecursionError:
@@ -86,7 +95,7 @@ def _rewrite_job(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
         return rel, None, (), f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-def _crashed(job: tuple[str, str, str, bool, MigrateConfig]) -> Outcome:
+def _crashed(job: RewriteJob) -> Outcome:
     return job[1], None, (), "the parser crashed its process on this file"
 
 
@@ -105,8 +114,11 @@ def rewrite(
     jobs: int | None = None,
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
+    scanned: ScanResult | None = None,
 ) -> RewriteResult:
-    """Rewrite every mapped site under ``path``; with ``dry_run`` nothing is written."""
+    """Rewrite every mapped site under ``path``; with ``dry_run`` nothing is written.
+    ``scanned``: a scan of the same tree with the same config, if the caller has one (the
+    tree's facts come from it instead of a second scan)."""
     files = collect_files(path)
     errors: list[FileError] = []
     candidates: list[SourceFile] = []
@@ -123,7 +135,13 @@ def rewrite(
             originals[f.rel] = data
     if on_total:
         on_total(len(candidates))
-    jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config) for f in candidates]
+    # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
+    tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
+    facts = TreeFacts()
+    if tuples and config.queues:
+        facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
+    facts = replace(facts, importers=_importers(files, config))
+    jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     outcomes = guard_periodic_starts(files, config, outcomes, originals, jobs)
     paths = {f.rel: f.path for f in files}
@@ -145,3 +163,43 @@ def rewrite(
         changes.append(FileChange(rel, _diff(rel, originals[rel], new), notes))
     errors.sort(key=lambda e: e.path)
     return RewriteResult(len(files), tuple(changes), tuple(errors), tuple(warnings), dry_run)
+
+
+def _importers(files: list[SourceFile], config: MigrateConfig) -> dict[str, frozenset[str]]:
+    """Each target task module of the tree -> the modules it imports (read with ``ast``)."""
+    targets = {t.rpartition(".")[0] for t in (*config.queues.values(), *config.functions.values())}
+    out: dict[str, frozenset[str]] = {}
+    for f in files:
+        if f.module not in targets:
+            continue
+        try:
+            tree = ast.parse(f.path.read_bytes())
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        package = f.module if f.is_package else f.module.rpartition(".")[0]
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                    base = ".".join(p for p in (*parts, base) if p)
+                names.add(base)
+                names.update(f"{base}.{a.name}" for a in node.names)
+        out[f.module] = frozenset(names)
+    return out
+
+
+_TUPLE_PUT = re.compile(rb"\.\s*put(?:_nowait)?\s*\(\s*\(")
+
+
+def _tree_facts(found: ScanResult) -> TreeFacts:
+    """What one file cannot say about the tree, from the same scan ``check`` runs: which
+    mapped queues are fed ``(priority, item)`` entries."""
+    priority = frozenset(
+        s.queue for s in found.sites if s.queue and any(r.code == "priority-tuple" for r in s.risks)
+    )
+    return TreeFacts(priority_queues=priority)

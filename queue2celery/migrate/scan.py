@@ -9,11 +9,13 @@ another is still judged by its definition. Parsing runs on several processes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from ._analyze import FileFacts, analyze
+from ._cache import FactsCache
 from ._files import (
     SourceFile,
     calls_enqueue,
@@ -23,17 +25,17 @@ from ._files import (
     split_bom,
     too_deeply_nested,
 )
-from ._link import Linker, modules_needed, owner_module
+from ._link import Linker, modules_needed, owner_module, words_needed
 from ._parallel import Progress, parallel_map
 from ._periodic import find_periodic
 from .config import MigrateConfig
-from .results import FileError, HandlerSite, ScanResult, Site
+from .results import Candidate, FileError, HandlerSite, ScanResult, Site
 
 __all__ = ["collect_files", "scan"]
 
 
 class Job(NamedTuple):
-    """One file for a scan worker process."""
+    """One file to analyse in a worker process."""
 
     path: str
     rel: str
@@ -100,9 +102,12 @@ def scan(
     progress: Progress | None = None,
     prefilter: bool = True,
     on_total: Callable[[int], None] | None = None,
+    use_cache: bool = False,
 ) -> ScanResult:
     """Scan ``path`` (a folder or one file). ``prefilter=False`` parses every file (the slow,
-    obvious way; kept for the benchmark, the findings are the same)."""
+    obvious way; kept for the benchmark, the findings are the same). ``use_cache`` keeps
+    each file's facts in ``.q2c_cache/`` beside the config's pyproject.toml (none without
+    one), reused while the file is unchanged."""
     config = config or MigrateConfig()
     files = collect_files(path)
     by_module = {f.module: f for f in files if f.module}
@@ -116,28 +121,49 @@ def scan(
     mapped = config.mapped_names if prefilter else None
     facts: dict[str, FileFacts] = {}
     done: set[str] = set()
+    unreadable = {e.path for e in errors}
+    cache = FactsCache(config.source.parent) if use_cache and config.source else None
     todo = first
+    searched: set[tuple[bytes, bytes]] = set()
     while todo:
-        done.update(f.rel for f in todo)
-        for rel, result in parallel_map(
-            _analyze_job, [_job(f, mapped) for f in todo], jobs, progress, _crashed
-        ):
-            facts[rel] = result
-        todo = []
+        _analyse(todo, mapped, facts, done, jobs, progress, cache)
         mapped = None  # modules needed for their definitions are analysed whatever they call
-        for name in sorted(modules_needed(facts.values(), config)):
-            owner = owner_module(name, by_module)
-            if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
-                todo.append(by_module[owner])
+        todo = _needed(facts, config, by_module, done)
+        if not todo:
+            # Now the tree's enqueue methods, wrappers and app.state names are known: the
+            # files that call them are sites too, whatever the pre-filter said.
+            linker = Linker((f for f in facts.values() if not f.error), config)
+            words = words_needed(linker, facts.values()) - searched
+            searched |= words
+            if words:
+                patterns = [(re.compile(call), re.compile(anchor)) for call, anchor in words]
+                todo = [
+                    f
+                    for f in files
+                    if f.rel not in done and f.rel not in unreadable and _says(f, patterns)
+                ]
+    if cache is not None:
+        cache.save()
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
     linker = Linker((f for f in facts.values() if not f.error), config)
     sites: list[Site] = []
+    candidates: list[Candidate] = []
     for rel, f in facts.items():
         for call in f.calls:
             site = linker.site(rel, call)
             if site is not None:
                 sites.append(site)
+                continue
+            candidate = linker.candidate(rel, call)
+            if candidate is not None and (f.says_queue or not _on_self(candidate.receiver)):
+                # self.x.put() in a class that builds no Queue: the pre-filter's own rule
+                candidates.append(candidate)
+        for spawn in f.spawns:
+            site = linker.spawn_site(rel, spawn)
+            if site is not None:
+                sites.append(site)
     sites.sort(key=lambda s: (s.path, s.line, s.col))
+    candidates.sort(key=lambda c: (c.path, c.line, c.col))
     handlers: list[HandlerSite] = []
     for rel, f in facts.items():
         for fact in f.handlers:
@@ -146,9 +172,72 @@ def scan(
                 handlers.append(handler)
     handlers.sort(key=lambda h: (h.path, h.line, h.col))
     errors.sort(key=lambda e: e.path)
-    parsed = sum(1 for f in facts.values() if f.parsed)
+    parsed = sum(1 for f in facts.values() if f.parsed and not f.error)
     periodic, periodic_errors = find_periodic(files, config.periodic, jobs=jobs)
     errors = sorted([*errors, *periodic_errors], key=lambda e: e.path)
     return ScanResult(
-        len(files), parsed, tuple(sites), tuple(errors), tuple(handlers), tuple(periodic)
+        len(files),
+        parsed,
+        tuple(sites),
+        tuple(errors),
+        tuple(handlers),
+        periodic=tuple(periodic),
+        candidates=tuple(candidates),
     )
+
+
+def _analyse(
+    todo: list[SourceFile],
+    mapped: frozenset[str] | None,
+    facts: dict[str, FileFacts],
+    done: set[str],
+    jobs: int | None,
+    progress: Progress | None,
+    cache: FactsCache | None = None,
+) -> None:
+    done.update(f.rel for f in todo)
+    keys = {f.rel: cache.key(f.path, f.module, mapped) for f in todo} if cache else {}
+    where = {f.rel: str(f.path.resolve()) for f in todo} if cache else {}
+    missing: list[SourceFile] = []
+    for f in todo:
+        known = cache.get(where[f.rel], keys[f.rel]) if cache else None
+        if known is None:
+            missing.append(f)
+        else:
+            facts[f.rel] = known
+    if progress and len(missing) < len(todo):
+        progress(len(todo) - len(missing))
+    for rel, result in parallel_map(
+        _analyze_job, [_job(f, mapped) for f in missing], jobs, progress, _crashed
+    ):
+        facts[rel] = result
+        if cache is not None:
+            cache.put(where[rel], keys[rel], result)
+
+
+def _needed(
+    facts: dict[str, FileFacts],
+    config: MigrateConfig,
+    by_module: dict[str, SourceFile],
+    done: set[str],
+) -> list[SourceFile]:
+    todo: list[SourceFile] = []
+    for name in sorted(modules_needed(facts.values(), config)):
+        owner = owner_module(name, by_module)
+        if name in by_module and owner is None:
+            owner = name
+        if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
+            todo.append(by_module[owner])
+    return todo
+
+
+def _on_self(receiver: str) -> bool:
+    return receiver.split(".")[0] in ("self", "cls")
+
+
+def _says(f: SourceFile, patterns: list[tuple[re.Pattern[bytes], re.Pattern[bytes]]]) -> bool:
+    try:
+        data = f.path.read_bytes()
+    except OSError:
+        return False
+    return any(call.search(data) and anchor.search(data) for call, anchor in patterns)

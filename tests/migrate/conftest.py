@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ GOLDEN_MODULE = "app.api.routes"  # every golden case is this module of the same
 GOLDEN_CONFIG = MigrateConfig.from_mappings(
     queues={
         "app.tasks.queue.task_queue": "app.celery_tasks.process_task",
+        "app.tasks.queue.priority_queue": "app.celery_tasks.process_task",
         "app.tasks.manager.task_manager": "app.celery_tasks.run_managed_task",
         "app.api.routes.Worker.jobs": "app.celery_tasks.process_job",
     },
@@ -23,6 +25,7 @@ GOLDEN_CONFIG = MigrateConfig.from_mappings(
         "app.jobs.resize_image": "app.celery_tasks.resize_image_task",
     },
 )
+GOLDEN_CONFIG = replace(GOLDEN_CONFIG, types=("app.models.Job",))
 
 PYPROJECT = """\
 [tool.queue2celery.queues]

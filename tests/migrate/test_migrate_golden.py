@@ -13,8 +13,10 @@ from queue2celery.migrate import (
     ReplaceBackgroundTaskCommand,
     ReplaceManagerAddTaskCommand,
     ReplaceQueuePutCommand,
+    ReplaceSpawnCommand,
     rewrite_source,
 )
+from queue2celery.migrate.codemods._base import TreeFacts
 
 GOLDEN_MODULE = "app.api.routes"  # every case is this module of the same project
 
@@ -23,12 +25,17 @@ CODEMODS = {
     "queue_put": ReplaceQueuePutCommand,
     "background_task": ReplaceBackgroundTaskCommand,
     "manager_add_task": ReplaceManagerAddTaskCommand,
+    "spawn": ReplaceSpawnCommand,
 }
+# What a scan of the golden project knows: its priority_queue is fed (priority, item).
+FACTS = TreeFacts(priority_queues=frozenset({"app.tasks.queue.priority_queue"}))
 CASES = sorted(GOLDEN.glob("*/*.before.py.txt"))
 
 
 def _run(source: bytes, codemod: str, config: MigrateConfig) -> bytes:
-    out, _ = rewrite_source(source, config, module=GOLDEN_MODULE, codemods=(CODEMODS[codemod],))
+    out, _ = rewrite_source(
+        source, config, module=GOLDEN_MODULE, codemods=(CODEMODS[codemod],), facts=FACTS
+    )
     return out
 
 

@@ -440,7 +440,7 @@ def test_scan_json_and_text_list_handlers_after_the_sites(project, capsys) -> No
         "app.tasks.queue.video (max_retries=3, retry_delay=60)"
     )
     assert lines[2].startswith("    risk shared-state: writes module-level status: ")
-    assert lines[3].startswith("1 site(s), 1 handler(s), 0 error(s); ")
+    assert lines[3].startswith("1 site(s), 0 candidate(s), 1 handler(s), 0 error(s); ")
 
 
 def test_the_example_app_has_three_handlers_and_one_shares_task_status() -> None:

@@ -293,8 +293,16 @@ def test_a_file_that_does_not_parse_is_reported_and_the_rest_is_scanned(project)
 def test_json_document_has_exactly_the_design_schema(project) -> None:
     root = project({"app/api/routes.py": IMPORT + "\n\ntask_queue.put((1, 2))\n"})
     doc = json.loads(json.dumps(scan(root, load_config(root), jobs=1).to_dict()))
-    assert set(doc) == {"files_scanned", "sites", "errors", "handlers", "periodic"}
-    assert doc["handlers"] == []
+    assert set(doc) == {
+        "files_scanned",
+        "sites",
+        "errors",
+        "handlers",
+        "candidates",
+        "periodic",
+        "files_parsed",
+    }
+    assert doc["handlers"] == [] and doc["candidates"] == []
     assert doc["files_scanned"] == 3  # routes.py and two __init__.py
     (site,) = doc["sites"]
     assert set(site) == {"path", "line", "col", "kind", "queue", "target", "risks"}

@@ -42,9 +42,12 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def _config(sites: list[dict[str, object]], path: Path) -> int:
     """Map every legacy queue (and background function) found to a made-up task."""
     tables: dict[str, dict[str, str]] = {"queues": {}, "functions": {}}
+    function_kinds = ("background_task", "create_task", "thread_start", "executor_submit")
     for site in sites:
-        table = "functions" if site["kind"] == "background_task" else "queues"
+        table = "functions" if site["kind"] in function_kinds else "queues"
         name = str(site["queue"])
+        if "<locals>" in name:
+            continue  # a closure: scan says to move it to module level first
         tables[table].setdefault(name, f"q2c_target.tasks.task_{len(tables[table])}")
     lines = []
     for table, mapping in tables.items():

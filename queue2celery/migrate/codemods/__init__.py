@@ -6,7 +6,7 @@
 ``--no-format``: the tool runs black over every file it touches otherwise; ``--include-generated``:
 it silently skips files containing ``@generated`` otherwise. The mapping comes from the nearest
 pyproject.toml (or ``--config-file``); the module names from the tool's repo root.
-``queue2celery rewrite`` runs all three without either surprise."""
+``queue2celery rewrite`` runs all four without either surprise."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ from .background_task import ReplaceBackgroundTaskCommand
 from .manager_add_task import ReplaceManagerAddTaskCommand
 from .periodic_start import GuardPeriodicStartCommand
 from .queue_put import ReplaceQueuePutCommand
+from .spawn import ReplaceSpawnCommand
 
-CODEMODS = (ReplaceQueuePutCommand, ReplaceManagerAddTaskCommand, ReplaceBackgroundTaskCommand)
+CODEMODS = (
+    ReplaceQueuePutCommand,
+    ReplaceManagerAddTaskCommand,
+    ReplaceBackgroundTaskCommand,
+    ReplaceSpawnCommand,
+)
 
 # Not in CODEMODS: it is given the start sites a periodic scan found (see rewrite).
 __all__ = [
@@ -24,4 +30,5 @@ __all__ = [
     "ReplaceBackgroundTaskCommand",
     "ReplaceManagerAddTaskCommand",
     "ReplaceQueuePutCommand",
+    "ReplaceSpawnCommand",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,9 +16,22 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ImportAssignment, ScopeProvider
 
 from .._resolve import METADATA, Resolver
+from .._rules import SiteRules, Spawn
 from ..config import MigrateConfig, load_config
 
-__all__ = ["LegacyCallCodemod", "Plan"]
+__all__ = ["LegacyCallCodemod", "Plan", "TreeFacts"]
+
+
+@dataclass(frozen=True)
+class TreeFacts:
+    """What scan knows about the whole tree that one file's codemod cannot see."""
+
+    # Mapped queues fed ``(priority, item)`` entries (PriorityQueues): such a put becomes
+    # ``apply_async((item,), priority=...)`` instead of sending the tuple.
+    priority_queues: frozenset[str] = frozenset()
+    # Target task module -> the tree's modules it imports. When it imports the module being
+    # rewritten, a top-level import of the task would be circular: it goes in the function.
+    importers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,9 @@ class Plan:
     whitespace_before_args: cst.BaseParenthesizableWhitespace | None = None
     # ``delay``, or ``apply_async`` when an execution option (priority) must travel along.
     method: str = "delay"
+    # A parameter (``background_tasks: BackgroundTasks``) the call was made on: removed
+    # with its annotation's import when every use of it was rewritten.
+    receiver: cst.Name | None = None
 
 
 class LegacyCallCodemod(VisitorBasedCodemodCommand):
@@ -44,8 +60,10 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         context: CodemodContext,
         config: MigrateConfig | None = None,
         config_file: str | None = None,
+        facts: TreeFacts | None = None,
     ) -> None:
         super().__init__(context)
+        self.facts = facts or TreeFacts()
         if config is None:
             # Run by `python -m libcst.tool codemod`: read the project's pyproject.toml.
             start = Path(context.filename) if context.filename else Path.cwd()
@@ -53,6 +71,9 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         self.config = config
         self._plans: dict[int, tuple[Plan, str]] = {}
         self._removable: list[ImportAssignment] = []
+        # function node id -> imports placed inside it (the task module imports this one)
+        self._local_imports: dict[int, list[tuple[str, str, str]]] = {}
+        self._unused_params: dict[int, cst.Param] = {}
 
     @staticmethod
     def add_args(arg_parser: argparse.ArgumentParser) -> None:
@@ -80,6 +101,10 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
     def plan(self, node: cst.Call, resolver: Resolver) -> Plan | None:
         """The rewrite for ``node``, or None when it is not a mapped site of this codemod."""
 
+    def plan_spawn(self, node: cst.Call, spawn: Spawn, resolver: Resolver) -> Plan | None:
+        """The rewrite of a fire-and-forget start (:class:`._rules.Spawn`), if any."""
+        return None
+
     @property
     def queues(self) -> Mapping[str, str]:
         return self.config.queues
@@ -95,13 +120,20 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         resolver = Resolver(self.get_metadata, module, filename.endswith("__init__.py"))
         planner = _Planner(self, resolver)
         node.visit(planner)
+        self._unused_params = self._unused_parameters(planner)
+        extra = [
+            n
+            for param in self._unused_params.values()
+            if param.annotation is not None
+            for n in chain_nodes(param.annotation.annotation)
+        ]
         consumed = {id(name) for plan, _ in planner.plans.values() for name in plan.consumed}
+        consumed |= {id(n) for n in extra}
         removable: dict[int, ImportAssignment] = {}
-        for plan, _ in planner.plans.values():
-            for name in plan.consumed:
-                for assignment in self._bindings(name):
-                    if all(id(a.node) in consumed for a in assignment.references):
-                        removable[id(assignment)] = assignment
+        for name in (*extra, *(n for plan, _ in planner.plans.values() for n in plan.consumed)):
+            for assignment in self._bindings(name):
+                if all(id(a.node) in consumed for a in assignment.references):
+                    removable[id(assignment)] = assignment
         self._removable = list(removable.values())
         for key, (plan, _) in list(planner.plans.items()):
             local = self._local_name(plan, planner.calls[key], removable)
@@ -110,6 +142,90 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
                 del planner.plans[key]
                 continue
             self._plans[key] = (plan, local)
+            function = planner.functions.get(key)
+            target_module, _, task_name = plan.target.rpartition(".")
+            if function is not None and module in self.facts.importers.get(target_module, ()):
+                entry = (target_module, task_name, local)
+                imports = self._local_imports.setdefault(id(function), [])
+                if entry not in imports and not self._imported_in(
+                    function, planner.calls[key], local
+                ):
+                    imports.append(entry)
+
+    def _unused_parameters(self, planner: _Planner) -> dict[int, cst.Param]:
+        """Parameters whose every use is the receiver of a rewritten call."""
+        receivers = {id(p.receiver) for p, _ in planner.plans.values() if p.receiver is not None}
+        out: dict[int, cst.Param] = {}
+        for plan, _ in planner.plans.values():
+            if plan.receiver is None:
+                continue
+            scope = self.get_metadata(ScopeProvider, plan.receiver, None)
+            if scope is None:
+                continue
+            for access in scope.accesses[plan.receiver]:
+                for binding in access.referents:
+                    node = getattr(binding, "node", None)
+                    function = getattr(getattr(binding, "scope", None), "node", None)
+                    if (
+                        isinstance(node, cst.Param)
+                        and _is_route(function)
+                        and all(id(a.node) in receivers for a in binding.references)
+                    ):
+                        out[id(node)] = node
+        return out
+
+    def leave_Parameters(
+        self, original_node: cst.Parameters, updated_node: cst.Parameters
+    ) -> cst.Parameters:
+        if not any(id(p) in self._unused_params for p in original_node.params):
+            return updated_node
+        kept = [
+            new
+            for old, new in zip(original_node.params, updated_node.params, strict=True)
+            if id(old) not in self._unused_params
+        ]
+        tail = updated_node.star_arg, updated_node.kwonly_params, updated_node.star_kwarg
+        if kept and not any(isinstance(t, cst.Param) for t in tail) and not tail[1]:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated_node.with_changes(params=kept)
+
+    def _imported_in(self, function: cst.FunctionDef, call: cst.Call, local: str) -> bool:
+        """``local`` is already imported inside ``function`` (a second run, or by hand)."""
+        scope = self.get_metadata(ScopeProvider, call, None)
+        if scope is None or local not in scope:
+            return False
+        return any(
+            isinstance(b, ImportAssignment) and getattr(b.scope, "node", None) is function
+            for b in scope[local]
+        )
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        imports = self._local_imports.get(id(original_node))
+        if not imports or not isinstance(updated_node.body, cst.IndentedBlock):
+            return updated_node
+        lines = [
+            cst.SimpleStatementLine(
+                [
+                    cst.ImportFrom(
+                        module=_dotted(module),
+                        names=[
+                            cst.ImportAlias(
+                                cst.Name(name),
+                                asname=None if local == name else cst.AsName(cst.Name(local)),
+                            )
+                        ],
+                    )
+                ]
+            )
+            for module, name, local in sorted(imports)
+        ]
+        body = list(updated_node.body.body)
+        at = 1 if body and _is_docstring(body[0]) else 0
+        return updated_node.with_changes(
+            body=updated_node.body.with_changes(body=[*body[:at], *lines, *body[at:]])
+        )
 
     def _bindings(self, node: cst.CSTNode) -> list[ImportAssignment]:
         scope = self.get_metadata(ScopeProvider, node, None)
@@ -159,10 +275,22 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         needed: dict[str, list[tuple[str, str]]] = {}
-        for plan, local in sorted(self._plans.values(), key=lambda p: p[0].target):
+        inside = {(m, n, loc) for imports in self._local_imports.values() for m, n, loc in imports}
+        local_plans = {
+            key
+            for key, (plan, local) in self._plans.items()
+            if (*plan.target.rpartition(".")[::2], local) in inside
+        }
+        for key, (plan, local) in sorted(self._plans.items(), key=lambda p: p[1][0].target):
+            if key in local_plans:
+                continue  # imported inside its function
             module, _, name = plan.target.rpartition(".")
             if (name, local) not in needed.setdefault(module, []):
                 needed[module].append((name, local))
+        if needed:
+            merger = _ImportMerger(needed)
+            updated_node = updated_node.visit(merger)
+            needed = merger.needed  # what no existing `from module import` line took
         if self._removable:
             remover = _ImportRemover(self._removable, needed)
             updated_node = updated_node.visit(remover)
@@ -175,38 +303,121 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
         return updated_node
 
 
-class _Planner(cst.CSTVisitor):
+class _Planner(SiteRules):
+    """Walks the original tree with the same rules as scan's collector (:mod:`.._rules`)."""
+
     def __init__(self, codemod: LegacyCallCodemod, resolver: Resolver) -> None:
-        super().__init__()
+        super().__init__(resolver)
         self.codemod = codemod
         self.resolver = resolver
         self.plans: dict[int, tuple[Plan, str]] = {}
         self.calls: dict[int, cst.Call] = {}
-        self._decorators = 0
-        self._awaited: set[int] = set()
-
-    def visit_Decorator(self, node: cst.Decorator) -> None:
-        self._decorators += 1
-
-    def leave_Decorator(self, original_node: cst.Decorator) -> None:
-        self._decorators -= 1
-
-    def visit_Await(self, node: cst.Await) -> None:
-        self._awaited.add(id(node.expression))
+        self.functions: dict[int, cst.FunctionDef] = {}
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        super().visit_Assign(node)
         self.resolver.note_assignment(node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.resolver.note_assignment(node)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self._decorators or id(node) in self._awaited:
+        super().visit_Call(node)
+        if not self.may_enqueue(node):
             return
         plan = self.codemod.plan(node, self.resolver)
+        if plan is not None and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in ("put", "put_nowait"):
+                why = self.kept_put(node)
+                if why is not None:
+                    self.codemod.warn(f"{plan.target} put left unchanged: {why}")
+                    return
+        self._add(node, plan)
+
+    def on_spawn(self, node: cst.Call, spawn: Spawn) -> None:
+        self._add(node, self.codemod.plan_spawn(node, spawn, self.resolver))
+
+    def _add(self, node: cst.Call, plan: Plan | None) -> None:
         if plan is not None:
             self.plans[id(node)] = (plan, "")
             self.calls[id(node)] = node
+            function = self.enclosing_function()
+            if function is not None:
+                self.functions[id(node)] = function
+
+
+class _ImportMerger(cst.CSTTransformer):
+    """Adds a needed name to the module's existing ``from <module> import ...`` line, in
+    sorted position, instead of a second line for the same module."""
+
+    def __init__(self, needed: Mapping[str, list[tuple[str, str]]]) -> None:
+        super().__init__()
+        self.needed = {module: list(names) for module, names in needed.items()}
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        return False  # module level only
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom:
+        if updated_node.relative or updated_node.module is None:
+            return updated_node
+        if isinstance(updated_node.names, cst.ImportStar):
+            return updated_node
+        module = cst.Module([]).code_for_node(updated_node.module)
+        wanted = self.needed.pop(module, None)
+        if not wanted:
+            return updated_node
+        names = list(updated_node.names)
+        present = {(a.evaluated_name, a.evaluated_alias or a.evaluated_name) for a in names}
+        opening = updated_node.lpar.whitespace_after if updated_node.lpar else None
+        for name, local in wanted:
+            if (name, local) not in present:
+                names = _insert_sorted(names, name, local, opening)
+        return updated_node.with_changes(names=names)
+
+
+def _insert_sorted(
+    names: list[cst.ImportAlias],
+    name: str,
+    local: str,
+    opening: cst.BaseParenthesizableWhitespace | None = None,
+) -> list[cst.ImportAlias]:
+    space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    sep = next((a.comma for a in names[:-1] if isinstance(a.comma, cst.Comma)), None)
+    if sep is None:
+        last_comma = names[-1].comma
+        multiline = isinstance(last_comma, cst.Comma) and isinstance(
+            last_comma.whitespace_after, cst.ParenthesizedWhitespace
+        )
+        sep = space
+        if multiline and isinstance(opening, cst.ParenthesizedWhitespace):
+            sep = cst.Comma(whitespace_after=opening)  # one name per line, as after `(`
+    sep = _without_comment(sep)  # the neighbour's layout, not its comment
+    alias = cst.ImportAlias(
+        cst.Name(name), asname=None if local == name else cst.AsName(cst.Name(local))
+    )
+    at = next((i for i, a in enumerate(names) if a.evaluated_name > name), len(names))
+    if at < len(names):
+        return [*names[:at], alias.with_changes(comma=sep), *names[at:]]
+    last = names[-1]
+    if not isinstance(last.comma, cst.Comma):  # `a, b` -> `a, b, new`
+        return [*names[:-1], last.with_changes(comma=sep), alias]
+    # b keeps its comment and takes the separator's line layout; the new name closes the list
+    between = last.comma.with_changes(
+        whitespace_after=merge_whitespace(last.comma.whitespace_after, sep.whitespace_after)
+    )
+    closing = _without_comment(last.comma)
+    return [*names[:-1], last.with_changes(comma=between), alias.with_changes(comma=closing)]
+
+
+def _without_comment(comma: cst.Comma) -> cst.Comma:
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace) and after.first_line.comment is not None:
+        return comma.with_changes(
+            whitespace_after=after.with_changes(first_line=cst.TrailingWhitespace())
+        )
+    return comma
 
 
 class _ImportRemover(cst.CSTTransformer):
@@ -292,6 +503,39 @@ def _with_names(
     if keep[-1] is not names[-1] and not parenthesized:
         keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     return node.with_changes(names=keep)
+
+
+def _dotted(module: str) -> cst.Attribute | cst.Name:
+    target = cst.parse_expression(module)
+    assert isinstance(target, (cst.Attribute, cst.Name))
+    return target
+
+
+_ROUTE_DECORATORS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "route", "websocket"}
+)
+
+
+def _is_route(function: object) -> bool:
+    """A FastAPI/Starlette path operation: the framework injects its parameters, no caller
+    passes them, so one no longer used can go (a plain helper's callers would break)."""
+    if not isinstance(function, cst.FunctionDef):
+        return False
+    for decorator in function.decorators:
+        expr = decorator.decorator
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+            if expr.func.attr.value in _ROUTE_DECORATORS:
+                return True
+    return False
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
 
 
 def _import_key(node: cst.CSTNode) -> str:

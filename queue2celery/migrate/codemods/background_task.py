@@ -15,7 +15,8 @@ __all__ = ["ReplaceBackgroundTaskCommand"]
 
 class ReplaceBackgroundTaskCommand(LegacyCallCodemod):
     """Replace ``add_task`` on a FastAPI ``BackgroundTasks`` when its function is mapped in
-    ``[tool.queue2celery.functions]``; the ``BackgroundTasks`` parameter itself stays."""
+    ``[tool.queue2celery.functions]``. A ``BackgroundTasks`` parameter no longer used goes,
+    with its import when nothing else uses it."""
 
     DESCRIPTION = "Replace BackgroundTasks.add_task(fn, ...) with <task>.delay(...)."
     CALL_TEXT = b"add_task"
@@ -53,4 +54,5 @@ class ReplaceBackgroundTaskCommand(LegacyCallCodemod):
             tuple(node.args[1:]),
             chain_nodes(first.value),
             whitespace_before_args=before,
+            receiver=func.value,
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from .._resolve import Resolver
+from .._rules import is_sentinel, payload_class, priority_split
 from ._base import LegacyCallCodemod, Plan, chain_nodes, merge_whitespace
 
 __all__ = ["ReplaceQueuePutCommand"]
@@ -39,9 +40,43 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
         item = _item(node.args)
         if item is None:
             return None
+        where = f"{mapped[0]}.{func.attr.value}"
+        if is_sentinel(item.value):
+            self.warn(f"{where}({_code(item.value)}) left unchanged: a shutdown sentinel")
+            return None
+        cls = payload_class(item.value, resolver)
+        if cls is not None and not self._carried(cls):
+            self.warn(
+                f"{where}(...) left unchanged: the payload is a {cls} object, which Celery's "
+                f"JSON cannot carry; list it in [tool.queue2celery] types once adopt(types=...)"
+                " carries it, or send its fields"
+            )
+            return None
         if item.keyword is not None:
             item = item.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
         target = self.queues[mapped[0]]
+        split = priority_split(item.value) if mapped[0] in self.facts.priority_queues else None
+        if split is not None and _keyword(node.args, "priority") is None:
+            prio, entry = split
+            self.warn(
+                f"{where}((priority, item)) became {target}.apply_async((item,), priority=...):"
+                " Celery on Redis takes priorities 0-9, 0 runs first"
+            )
+            item = item.with_changes(value=entry)
+            given = cst.Arg(
+                prio,
+                keyword=cst.Name("priority"),
+                equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""),
+                    whitespace_after=cst.SimpleWhitespace(""),
+                ),
+            )
+            return Plan(
+                target,
+                _with_priority(item, given, node.args[-1]),
+                chain_nodes(func.value),
+                method="apply_async",
+            )
         priority = _keyword(node.args, "priority")
         if priority is None:
             if item.value is not node.args[-1].value:
@@ -59,6 +94,14 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
             chain_nodes(func.value),
             method="apply_async",
         )
+
+    def _carried(self, cls: str) -> bool:
+        short = cls.rpartition(".")[2]
+        return any(t == cls or t.rpartition(".")[2] == short for t in self.config.types)
+
+
+def _code(expr: cst.BaseExpression) -> str:
+    return cst.Module([]).code_for_node(expr)
 
 
 def _keyword(args: Sequence[cst.Arg], name: str) -> cst.Arg | None:
