@@ -26,7 +26,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("queue2celery")
-    except Exception:  # noqa: BLE001 - not installed as a distribution: still cacheable
+    except Exception:  # not installed as a distribution: still cacheable
         return "0"
 
 
@@ -43,7 +43,7 @@ class FactsCache:
                 loaded = pickle.load(handle)
             if isinstance(loaded, dict) and loaded.get("version") == self.version:
                 self.entries = loaded["entries"]
-        except Exception:  # noqa: BLE001 - a missing or broken cache is an empty one
+        except Exception:  # a missing or broken cache is an empty one
             self.entries = {}
 
     def key(self, path: Path, module: str, mapped: frozenset[str] | None) -> Key | None:

@@ -1,4 +1,4 @@
-# ruff: noqa: E501, B008 - written as the app's team wrote it; the markers need one line
+# ruff: noqa: E501 - written as the app's team wrote it; the markers need one line
 """任务管理器：优先级队列 + 后台线程，处理函数是异步的绑定方法。"""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# ruff: noqa: E501, B008 - written as the app's team wrote it; the markers need one line
+# ruff: noqa: B008 - written as the app's team wrote it; the markers need one line
 """用户接口：线程、线程池、run_in_executor、包装函数、单例。"""
 
 from __future__ import annotations
