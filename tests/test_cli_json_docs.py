@@ -69,6 +69,19 @@ def test_scan_json_is_documented(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "from app.q import task_queue\n\n\ndef go():\n    task_queue.put((1, 2))\n", "utf-8"
     )
     (tmp_path / "app" / "broken.py").write_text("task_queue.put(1,\n", "utf-8")
+    (tmp_path / "app" / "relay.py").write_text(
+        "def forward(job_queue, item):\n    job_queue.put(item)\n", "utf-8"
+    )
+    (tmp_path / "app" / "jobs.py").write_text(
+        "import queue\nimport threading\n\nwork = queue.Queue()\n\n\n"
+        "def drain():\n    while True:\n        item = work.get()\n        print(item)\n\n\n"
+        "def start():\n    threading.Thread(target=drain, daemon=True).start()\n\n\n"
+        "def send(item):\n    work.put(item)\n\n\n"
+        "def handle(user_id):\n    print(user_id)\n\n\n"
+        "def route(user_id):\n    send({'user': user_id})\n"
+        "    threading.Thread(target=handle, args=(user_id,)).start()\n",
+        "utf-8",
+    )
     (tmp_path / "app" / "cleanup.py").write_text(
         "import threading\nimport time\n\n\ndef purge():\n    pass\n\n\n"
         "def loop():\n    while True:\n        purge()\n        time.sleep(60)\n\n\n"
@@ -78,7 +91,8 @@ def test_scan_json_is_documented(tmp_path: Path, capsys: pytest.CaptureFixture[s
     main(["scan", str(tmp_path), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert document["sites"] and document["handlers"] and document["errors"]
-    assert document["periodic"]
+    assert document["periodic"] and document["candidates"]
+    assert {"via", "function", "captures"} <= _emitted_keys(document["sites"])
     section = _section("scan")
     documented = _documented_keys(section) | _inline_keys(section)
     assert _emitted_keys(document) == documented

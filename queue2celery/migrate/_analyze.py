@@ -320,6 +320,7 @@ class FactCollector(SiteRules):
         value = node.value
         if isinstance(value, cst.Await):
             value = value.expression
+        value = _handed_get(value)
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             if value.func.attr.value in _GET_METHODS and self._functions:
                 names = frozenset().union(*(_target_names(t.target) for t in node.targets))
@@ -387,7 +388,14 @@ class FactCollector(SiteRules):
         receivers = self.r.receivers(func.value)
         if method in ("put", "put_nowait") and self._functions and node.args:
             first = node.args[0].value
-            if isinstance(first, cst.Name):
+            # A pool lends an object and takes it back; a consumer loop that puts the item it
+            # got back on its own queue is retrying it (requeue-in-consumer), not a pool.
+            requeue = isinstance(first, cst.Name) and any(
+                first.value in names and set(queues) & set(receivers)
+                for loop in self._loops
+                for queues, names, _ in loop.gets
+            )
+            if isinstance(first, cst.Name) and not requeue:
                 gets = self._functions[-1][1]
                 self.pools.update(q for q in receivers if first.value in gets.get(q, ()))
         awaited = id(node) in self._awaited
@@ -620,6 +628,22 @@ def _encloses(outer: object, inner: object) -> bool:
         parent = getattr(scope, "parent", None)
         scope = None if parent is scope else parent
     return False
+
+
+def _handed_get(value: cst.BaseExpression) -> cst.BaseExpression:
+    """``loop.run_in_executor(None, q.get)`` / ``asyncio.to_thread(q.get)``: async code that
+    takes items from a thread-safe queue, seen as the ``q.get()`` call it makes."""
+    if not isinstance(value, cst.Call):
+        return value
+    func = value.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    position = {"run_in_executor": 1, "to_thread": 0}.get(name)
+    if position is None or len(value.args) <= position:
+        return value
+    getter = value.args[position].value
+    if isinstance(getter, cst.Attribute) and getter.attr.value in _GET_METHODS:
+        return cst.Call(func=getter)
+    return value
 
 
 def _target_names(target: cst.BaseExpression) -> frozenset[str]:

@@ -152,7 +152,7 @@ def test_rewrite_after_the_fixes_imports_and_check_leaves_only_the_adopted_manag
     assert left.returncode == 1
     assert [
         line.split(": ")[1].split()[0] for line in left.stdout.splitlines() if ": Q2C" in line
-    ] == ["Q2C003"]
+    ] == ["Q2C004"]  # the adopted manager's add_task, left on its CompatQueue
 
 
 @pytest.mark.worker

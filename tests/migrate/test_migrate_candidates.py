@@ -61,7 +61,7 @@ def test_ignore_in_pyproject_leaves_codes_or_paths_out(project) -> None:
 
 def test_a_bad_ignore_value_is_a_one_line_error(project, capsys) -> None:
     root = project({"app/relay.py": UNRESOLVED}, pyproject='[tool.queue2celery]\nignore = "x"\n')
-    assert main(["check", str(root)]) == 1
+    assert main(["check", str(root)]) == 2  # bad input; 1 is for findings
     err = capsys.readouterr().err
     assert "must be a list of strings" in err and "Traceback" not in err
 
@@ -80,7 +80,7 @@ def test_scan_exits_1_and_says_what_its_counts_mean_when_a_file_does_not_parse(
     out = capsys.readouterr().out
     summary = out.strip().splitlines()[-1]
     assert summary == (
-        "0 site(s), 3 candidate(s), 0 handler(s), 1 error(s); 4 file(s) scanned: "
+        "0 site(s), 3 candidate(s), 0 handler(s), 0 periodic job(s), 1 error(s); 4 file(s) scanned: "
         "1 analysed in depth, 2 skipped by the text filter (they cannot hold a site), "
         "1 could not be read or parsed"
     )

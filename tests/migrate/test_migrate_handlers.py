@@ -440,21 +440,17 @@ def test_scan_json_and_text_list_handlers_after_the_sites(project, capsys) -> No
         "app.tasks.queue.video (max_retries=3, retry_delay=60)"
     )
     assert lines[2].startswith("    risk shared-state: writes module-level status: ")
-    assert lines[3].startswith("1 site(s), 0 candidate(s), 1 handler(s), 0 error(s); ")
+    assert lines[3].startswith(
+        "1 site(s), 0 candidate(s), 1 handler(s), 0 periodic job(s), 0 error(s); "
+    )
 
 
-def test_the_example_app_has_three_handlers_and_one_shares_task_status() -> None:
+def test_the_example_apps_manager_queue_is_drained_through_run_in_executor() -> None:
+    # Its consumer takes items with loop.run_in_executor(None, self.queue.get): the queue is
+    # a drained task queue, so the manager's own puts are sites, not candidates.
     example = Path(__file__).resolve().parents[2] / "queue2celery" / "examples" / "legacy_app"
     result = scan(example, jobs=1)
-    queue = "fastapi_app.tasks.queue.task_queue"
-    assert [(h.path, h.queue, h.name, h.max_retries, h.retry_delay) for h in result.handlers] == [
-        ("fastapi_app/tasks/queue.py", queue, "process_video_upload", 3, 60),
-        ("fastapi_app/tasks/queue.py", queue, "generate_thumbnails", None, None),
-        ("fastapi_app/tasks/queue.py", queue, "geocode_location", None, None),
-    ]
-    risks = {h.name: [(r.code, r.message.split(":")[0]) for r in h.risks] for h in result.handlers}
-    assert risks == {
-        "process_video_upload": [("shared-state", "writes module-level task_status")],
-        "generate_thumbnails": [],
-        "geocode_location": [],  # CITY_BY_COORDS is only read, and nothing writes it
-    }
+    assert result.candidates == ()
+    manager = [s for s in result.sites if s.path == "fastapi_app/tasks/manager.py"]
+    assert {s.queue for s in manager} == {"fastapi_app.tasks.manager.TaskManager.queue"}
+    assert any(s.kind == "manager_add_task" for s in result.sites)

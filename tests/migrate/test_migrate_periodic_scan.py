@@ -431,4 +431,4 @@ def test_scan_text_lists_periodic_jobs(project, capsys) -> None:
     out = capsys.readouterr().out
     assert "app/jobs.py:5:5: periodic job every 21600s app.jobs.job [thread]" in out
     assert "    started at app/jobs.py:8: threading.Thread(target=loop, daemon=True).start()" in out
-    assert out.rstrip().endswith("1 periodic job(s)")
+    assert "1 periodic job(s)" in out.rstrip().splitlines()[-1]

@@ -434,6 +434,16 @@ class _ImportRemover(cst.CSTTransformer):
         self.keys = {(_import_key(a.node), a.name) for a in assignments}
         self.needed = dict(needed)
         self.depth = 0
+        self.functions = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions += 1
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self.functions -= 1
+        return updated_node
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self.depth += 1
@@ -442,6 +452,9 @@ class _ImportRemover(cst.CSTTransformer):
         self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
     ) -> cst.IndentedBlock:
         self.depth -= 1
+        if not updated_node.body and self.functions:
+            # The block held only the import that went: it keeps a statement.
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
         return updated_node
 
     def leave_SimpleStatementLine(
@@ -449,8 +462,12 @@ class _ImportRemover(cst.CSTTransformer):
     ) -> cst.SimpleStatementLine | cst.RemovalSentinel:
         if updated_node.body:
             return updated_node
+        if self.depth and self.functions:
+            # An import inside a function that became unused would shadow the task's import
+            # in that scope, so it goes (a block left empty gets a pass).
+            return cst.RemovalSentinel.REMOVE
         if self.depth:
-            # An import inside try/if/def: removing the line could leave an empty block.
+            # An import inside a module-level try/if: kept, the block may rely on it.
             return original_node
         if not self.needed:
             return updated_node
