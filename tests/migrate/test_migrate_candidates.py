@@ -81,7 +81,8 @@ def test_scan_exits_1_and_says_what_its_counts_mean_when_a_file_does_not_parse(
     summary = out.strip().splitlines()[-1]
     assert summary == (
         "0 site(s), 3 candidate(s), 0 handler(s), 0 periodic job(s), 1 error(s); "
-        "4 file(s) scanned: 1 analysed in depth, 2 skipped by the text filter (they cannot hold a site), "
+        "4 file(s) scanned: 1 analysed in depth, "
+        "2 skipped by the text filter (they cannot hold a site), "
         "1 could not be read or parsed"
     )
     assert "app/broken.py: error:" in out
