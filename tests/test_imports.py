@@ -278,8 +278,8 @@ def _test_imports() -> dict[str, set[str]]:
             for top in tops:
                 if top in sys.stdlib_module_names or top in local or top in strings:
                     continue
-                if top == "tomli" and sys.version_info < (3, 11):
-                    continue  # a runtime dependency on 3.10, the stdlib's tomllib after
+                if top in ("tomli", "tomllib"):
+                    continue  # tomli on 3.10 (a runtime dependency), the stdlib's tomllib after
                 found.setdefault(top, set()).add(str(path.relative_to(REPO)))
     return found
 
