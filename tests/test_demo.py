@@ -51,7 +51,7 @@ def _assert_walks_the_whole_migration(out: str) -> None:
     assert "+from fastapi_app.tasks.status_store import set_status" in out
     assert "+    process_task.delay(" in out
     # The manager stays on its adopted queue: check says so instead of "clean".
-    assert "[6/6] check: 1 legacy site(s) left" in out and "Q2C003" in out
+    assert "[6/6] check: 1 legacy site(s) left" in out and "Q2C004" in out
     assert "Next steps" in out
     too_long = [line for line in out.splitlines() if len(line) > WIDTH]
     assert not too_long, too_long

@@ -79,8 +79,14 @@ class _Suppressions:
 
     def __call__(self, finding: Finding) -> bool:
         if finding.path not in self.lines:
+            path = self.base / finding.path
             try:
-                text = (self.base / finding.path).read_text(encoding="utf-8-sig", errors="replace")
+                # Only a regular file is read: a finding may name a FIFO scan listed.
+                text = (
+                    path.read_text(encoding="utf-8-sig", errors="replace")
+                    if path.is_file()
+                    else ""
+                )
             except OSError:
                 text = ""
             self.lines[finding.path] = text.splitlines()
