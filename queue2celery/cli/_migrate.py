@@ -178,7 +178,7 @@ def rewrite_command(path: Path, diff: bool, jobs: int | None, config_file: Path 
         bar.close()
     for change in result.changes:
         if diff:
-            click.echo(change.diff, nl=False)
+            click.echo(change.diff, nl=not change.diff.endswith("\n"))
         else:
             click.echo(f"rewrote {change.path}")
     for rel, message in result.warnings:

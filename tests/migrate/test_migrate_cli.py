@@ -179,3 +179,26 @@ def test_progress_bar_goes_to_stderr_on_a_terminal_for_a_large_tree(
     assert code == 0
     assert "scanning" in err
     assert json.loads(out)["files_scanned"] == 3  # stdout stays pure JSON
+
+
+def test_rewrite_says_what_it_chose_for_a_site_inside_async_def(tmp_path, capsys) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("", "utf-8")
+    (tmp_path / "app" / "mail.py").write_text("def send(to):\n    pass\n", "utf-8")
+    (tmp_path / "app" / "tasks.py").write_text(
+        "from celery import shared_task\n\n\n@shared_task\ndef send_task(to):\n    pass\n", "utf-8"
+    )
+    (tmp_path / "app" / "api.py").write_text(
+        "from fastapi import BackgroundTasks\n\nfrom app.mail import send\n\n\n"
+        "async def signup(background_tasks: BackgroundTasks, to: str):\n"
+        "    background_tasks.add_task(send, to)\n",
+        "utf-8",
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.queue2celery.functions]\n"app.mail.send" = "app.tasks.send_task"\n', "utf-8"
+    )
+    assert main(["rewrite", str(tmp_path), "--diff", "-j", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "+    send_task.delay(to)\n" in out
+    assert "in async def signup: rewritten as a plain .delay() call" in err
+    assert "run_in_threadpool" in err

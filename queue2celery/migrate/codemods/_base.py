@@ -344,6 +344,14 @@ class _Planner(SiteRules):
             function = self.enclosing_function()
             if function is not None:
                 self.functions[id(node)] = function
+                if function.asynchronous is not None:
+                    # Said in the diff: the choice made for a call inside an event loop.
+                    self.codemod.warn(
+                        f"{plan.target}.{plan.method}() in async def {function.name.value}: "
+                        f"rewritten as a plain .{plan.method}() call, which blocks the event "
+                        "loop (up to the broker timeout while Redis is down); if that matters "
+                        "here, make the route a def or wrap the call in run_in_threadpool"
+                    )
 
 
 class _ImportMerger(cst.CSTTransformer):
