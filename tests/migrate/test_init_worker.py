@@ -121,6 +121,34 @@ def test_plain_queue_app_runs_its_handlers_and_functions_on_a_worker(
     assert (out["put"]["status"], out["put"]["result"]) == ("SUCCESS", "a.png.thumb")
     assert (out["direct"]["status"], out["direct"]["result"]) == ("SUCCESS", "b.png.thumb")
     assert out["admin"]["status"] == "SUCCESS", out["admin"]
+    # doctor on the app init wrote, with its worker running: nothing fails.
+    doctor = subprocess.run(
+        [sys.executable, "-m", "queue2celery.cli", "doctor", "-A", "shop.celery_tasks:celery_app"],
+        cwd=root,
+        env={**os.environ, **_urls(root, embedded_url)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    # parity on the adopted queue, with the workload a user writes (no other glue).
+    (root / "parity_workload.py").write_text(
+        "from shop.tasks.queue import task_queue\n\n\n"
+        "def workload(q):\n"
+        "    q.put({'type': 'make_thumbnail', 'payload': {'path': 'a.png'}})\n"
+        "    q.put({'type': 'send_order_email', 'payload': {'order_id': 7, 'to': 'a@b.c'}})\n",
+        encoding="utf-8",
+    )
+    parity = subprocess.run(
+        [sys.executable, "-m", "queue2celery.cli", "parity", "parity_workload.py", "--json"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "REDIS_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert parity.returncode == 0, parity.stdout[-2000:] + parity.stderr[-2000:]
+    assert json.loads(parity.stdout)["ok"] is True
 
 
 def test_manager_app_runs_its_async_bound_handlers_with_the_dataclass_payload(
