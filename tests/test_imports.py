@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - 3.10
@@ -52,11 +50,6 @@ THIRD_PARTY: dict[str, set[str] | None] = {
     "legacy_queue": set(),
     "migrate": {"libcst", "tomli"},
 }
-# Import cycles known and being fixed elsewhere: each must still be a cycle (strict xfail).
-# None today: the sender's cycle with CompatQueue is gone (it gets a Ledger and a SendPolicy).
-KNOWN_CYCLES: dict[frozenset[str], str] = {}
-
-
 def _modules() -> dict[str, tuple[Path, bool]]:
     found: dict[str, tuple[Path, bool]] = {}
     for path in PACKAGE.rglob("*.py"):
@@ -162,20 +155,9 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycles(graph) == [frozenset({"a", "b", "c"})]
 
 
-def test_no_import_cycle_between_modules_except_the_known_ones() -> None:
-    unknown = [sorted(c) for c in _cycles(_internal(GRAPH)) if c not in KNOWN_CYCLES]
-    assert unknown == [], f"import cycles: {unknown}"
-
-
-@pytest.mark.parametrize(
-    "cycle",
-    [
-        pytest.param(sorted(c), marks=pytest.mark.xfail(strict=True, reason=reason))
-        for c, reason in KNOWN_CYCLES.items()
-    ],
-)
-def test_known_cycle_is_gone(cycle: list[str]) -> None:
-    assert frozenset(cycle) not in _cycles(_internal(GRAPH))
+def test_no_import_cycle_between_modules() -> None:
+    cycles = [sorted(c) for c in _cycles(_internal(GRAPH))]
+    assert cycles == [], f"import cycles: {cycles}"
 
 
 def test_each_area_imports_only_the_areas_below_it() -> None:
