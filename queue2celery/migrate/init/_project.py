@@ -33,7 +33,11 @@ class Module:
     is_package: bool
 
     def imports(self) -> dict[str, str]:
-        """Local name -> fully qualified name, for the module-level imports."""
+        """Local name -> fully qualified name, for the module-level imports (read once: the
+        dispatch and payload readers ask for every call they look at)."""
+        cached = self.__dict__.get("_imports")
+        if cached is not None:
+            return cached
         found: dict[str, str] = {}
         for node in self.tree.body:
             if isinstance(node, ast.Import):
@@ -45,6 +49,7 @@ class Module:
                 for alias in node.names:
                     if alias.name != "*":
                         found[alias.asname or alias.name] = f"{base}.{alias.name}".lstrip(".")
+        object.__setattr__(self, "_imports", found)  # frozen: cached beside the fields
         return found
 
     def top_level(self, name: str) -> ast.stmt | None:
@@ -107,6 +112,8 @@ class Project:
     root: Path
     modules: dict[str, Module] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    # Module -> project modules it imports at module level (init builds it once, on demand).
+    import_graph: dict[str, set[str]] | None = None
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self.modules.values())

@@ -312,7 +312,9 @@ def _graph(project: Project) -> dict[str, set[str]]:
 
 def _reaches(project: Project, start: str, goals: set[str]) -> bool:
     """Whether importing ``start`` imports (at module level, transitively) any of ``goals``."""
-    graph = _graph(project)
+    if project.import_graph is None:  # built once per init run: every function asks
+        project.import_graph = _graph(project)
+    graph = project.import_graph
     seen, todo = {start}, [start]
     while todo:
         for nxt in graph.get(todo.pop(), ()):
