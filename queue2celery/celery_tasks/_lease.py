@@ -6,8 +6,9 @@ solo-pool task blocks the event loop) beats every ``interval`` seconds: it renew
 lease of each message the worker holds (running, reserved or waiting for its ETA) and the
 worker's own entry. It also sweeps: a worker silent for more than ``timeout`` seconds has
 its fetch lists put back, and every lease older than ``timeout`` is restored to its queue
-with kombu's own ``restore_by_tag`` (a WATCH transaction, so two sweepers never restore
-one message twice). A live worker's task is therefore never delivered again, however long
+in a WATCH transaction that first checks the lease is still expired (so two sweepers
+never restore one message twice, and a worker that beats between the sweep's read and the
+restore keeps its message). A live worker's task is therefore never delivered again, however long
 it runs and whatever the visibility timeout; a killed worker's tasks run again within
 ``timeout + interval`` seconds.
 """
@@ -78,7 +79,7 @@ class LeaseKeeper:
         timeout: float,
         interval: float,
         new_client: Callable[[], Any],
-        restore_by_tag: Callable[[str, Any], None],
+        restore_by_tag: Callable[[str, Any, float], bool],
         alive: Callable[[], bool] = lambda: True,
     ) -> None:
         self.worker_id = worker_id
@@ -189,12 +190,10 @@ class LeaseKeeper:
                 break
             for raw in tags:
                 tag = raw.decode() if isinstance(raw, bytes) else str(raw)
-                self._restore_by_tag(tag, client)
-                # restore_by_tag removes the lease with the unacked entry; this covers a
-                # lease whose unacked entry was already gone.
-                plain.zrem(lease_index, tag)
-                plain.hdel(self.prefix + self.keys.owners, tag)
-                restored += 1
+                # Restored only if its lease is still older than the cut-off when the
+                # restore runs: the holder may have beaten since the read above.
+                if self._restore_by_tag(tag, client, cutoff):
+                    restored += 1
             if len(tags) < _RESTORE_BATCH:
                 break
         if moved or restored:

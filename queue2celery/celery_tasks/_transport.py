@@ -138,8 +138,33 @@ class Channel(kombu_redis.Channel):
             self._float_waits = _takes_float_timeouts(client)
         self._keeper = keeper
 
-    def _restore_tag(self, tag: str, client: Any) -> None:
-        self.qos.restore_by_tag(tag, client=client)
+    def _restore_tag(self, tag: str, client: Any, cutoff: float) -> bool:
+        """kombu's ``restore_by_tag``, done only if the lease of ``tag`` is still older than
+        ``cutoff``; returns whether it was restored. The check and the restore are one WATCH
+        transaction on the unacked hash and the lease index, so a worker that renews the
+        lease in between (it was only slow) keeps its message: no second delivery."""
+        qos = self.qos
+        # kombu's key prefixing covers WATCH and HGET but not ZSCORE: that key is given whole.
+        lease_index = self.global_keyprefix + self.lease.lease_index
+        restored = False
+
+        def transaction(pipe: Any) -> None:
+            nonlocal restored
+            score = pipe.zscore(lease_index, tag)
+            if score is not None and float(score) > cutoff:
+                restored = False
+                return
+            raw = pipe.hget(qos.unacked_key, tag)
+            pipe.multi()
+            qos._remove_from_indices(tag, pipe)  # the unacked entry and its lease
+            if raw:
+                message, exchange, routing_key = loads(bytes_to_str(raw))
+                self._do_restore_message(message, exchange, routing_key, pipe, False)
+            restored = True
+
+        with self.conn_or_acquire(client) as conn:
+            conn.transaction(transaction, qos.unacked_key, self.lease.lease_index)
+        return restored
 
     def close(self) -> None:
         keeper, self._keeper = self._keeper, None

@@ -257,6 +257,45 @@ def test_a_live_lease_is_renewed_and_not_swept(
     app.close()
 
 
+def test_a_lease_renewed_between_the_sweeps_read_and_its_restore_keeps_its_message(
+    isolated: tuple[str, dict[str, Any], redis.Redis],
+) -> None:
+    """The holder was only slow: its beat lands after the sweep read the expired lease and
+    before the restore. The message must stay with it (restoring it would run it twice)."""
+    url, options, client = isolated
+    app, task = _app(url, options)
+    keys = lease_keys(options["unacked_key"])
+    task.delay("slow")
+    with app.connection_for_write() as conn:
+        channel = _consuming_channel(conn, options["name"])
+        message = channel.basic_get(options["name"])
+        keeper = channel._keeper
+        client.zadd(keys.lease_index, {message.delivery_tag: 0})  # looks expired
+        sweeper = channel._create_client()
+        restore = keeper._restore_by_tag
+        beats_before = keeper.beats
+
+        def beat_then_restore(tag: str, c: Any, cutoff: float) -> bool:
+            keeper.beat(sweeper)  # the holder's heartbeat, between the read and the restore
+            return restore(tag, c, cutoff)
+
+        keeper._restore_by_tag = beat_then_restore
+        assert keeper.sweep(sweeper) == 0
+        assert keeper.beats == beats_before + 1
+        assert client.llen(options["name"]) == 0  # not sent again
+        assert client.hexists(options["unacked_key"], message.delivery_tag)
+        assert client.zscore(keys.lease_index, message.delivery_tag) > 0
+        # Once the lease really is older than the cut-off, the same restore puts it back.
+        keeper._restore_by_tag = restore
+        client.zadd(keys.lease_index, {message.delivery_tag: 0})
+        assert restore(message.delivery_tag, sweeper, 1.0) is True
+        assert client.llen(options["name"]) == 1
+        assert not client.hexists(options["unacked_key"], message.delivery_tag)
+        assert client.zscore(keys.lease_index, message.delivery_tag) is None
+        channel._keeper = None
+    app.close()
+
+
 def test_the_transport_class_is_kombus_redis_transport() -> None:
     assert issubclass(Transport, kombu_redis.Transport)
     assert Transport.Channel is Channel
