@@ -25,6 +25,7 @@ from ._parallel import Progress, parallel_map
 from ._periodic_rewrite import guard_periodic_starts
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod, TreeFacts
+from .codemods._priority import built_as_priority_queues
 from .config import MigrateConfig
 from .results import FileChange, FileError, RewriteResult, ScanResult
 from .scan import collect_files, scan
@@ -140,6 +141,8 @@ def rewrite(
     facts = TreeFacts()
     if tuples and config.queues:
         facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
+        built = built_as_priority_queues(files, config.queues)
+        facts = replace(facts, priority_queues=facts.priority_queues | built)
     facts = replace(facts, importers=_importers(files, config))
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
