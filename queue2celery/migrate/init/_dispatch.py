@@ -178,11 +178,17 @@ def _instance_class(node: ast.Assign | ast.AnnAssign) -> str | None:
 
 
 def _is_queue_call(value: ast.expr | None) -> bool:
+    """``PriorityQueue()``, or a queue already adopted (``adopt_x(PriorityQueue(), self)``,
+    ``CompatQueue(adopt(queue.Queue()), app)``): init runs again after the one-line change."""
     if not isinstance(value, ast.Call):
         return False
-    func = value.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return name.endswith("Queue")
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.endswith("Queue"):
+                return True
+    return False
 
 
 def _queue_attribute(cls: ast.ClassDef) -> tuple[str, int] | None:
