@@ -26,6 +26,7 @@ from ._periodic_rewrite import guard_periodic_starts
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod, TreeFacts
 from .codemods._priority import built_as_priority_queues
+from .codemods._signatures import task_signatures
 from .config import MigrateConfig
 from .results import FileChange, FileError, RewriteResult, ScanResult
 from .scan import collect_files, scan
@@ -143,7 +144,10 @@ def rewrite(
         facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
         built = built_as_priority_queues(files, config.queues)
         facts = replace(facts, priority_queues=facts.priority_queues | built)
-    facts = replace(facts, importers=_importers(files, config))
+    targets = (*config.queues.values(), *config.functions.values())
+    facts = replace(
+        facts, importers=_importers(files, config), signatures=task_signatures(files, targets)
+    )
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     outcomes = guard_periodic_starts(files, config, outcomes, originals, jobs)

@@ -40,6 +40,7 @@ class QueueRef:
     instance_module: str | None = None  # the module that builds ``instance``
     # Why no instance could be used, when ``owner_class`` is set and ``instance`` is None.
     no_instance: str | None = None
+    ambiguous: bool = False  # several module-level instances: none is picked
 
     @property
     def attribute_key(self) -> str:
@@ -128,7 +129,7 @@ def _with_instance(project: Project, ref: QueueRef) -> QueueRef:
             f"uses at module level (instances made in lifespan, app.state, Depends or a "
             f"factory are only built at run time)"
         )
-    return replace(ref, no_instance=why)
+    return replace(ref, no_instance=why, ambiguous=bool(found))
 
 
 def instances_of(project: Project, home: Module, cls: str) -> set[tuple[str, str]]:

@@ -222,7 +222,7 @@ def _plan_queues(
     for group in groups.values():
         ref = next((r for r in group if r.key == r.attribute_key), group[0])
         named = next((r for r in group if r.instance is not None), None)
-        if ref.instance is None and named is not None:
+        if ref.instance is None and named is not None and not ref.ambiguous:
             ref = replace(
                 ref,
                 instance=named.instance,
