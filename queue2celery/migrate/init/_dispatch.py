@@ -96,8 +96,8 @@ def locate_queue(project: Project, key: str) -> QueueRef | None:
         attr = _queue_attribute(owner[1]) if owner is not None else None
         if owner is not None and attr is not None:
             home, built = owner
-            where = {"instance": parts[0], "instance_module": module.name}
-            return QueueRef(key, home, attr[0], built.name, attr[1], **where)
+            ref = QueueRef(key, home, attr[0], built.name, attr[1])
+            return replace(ref, instance=parts[0], instance_module=module.name)
         return QueueRef(key, module, parts[0], None, node.lineno)
     if len(parts) == 2:
         cls = module.top_level(parts[0])
