@@ -103,6 +103,8 @@ def merge_types(text: str, types: list[str], where: str) -> str:
         # before), else at the end of the file.
         sub = "tool.queue2celery."
         at = next((i for i, ln in enumerate(lines) if (_header(ln) or "").startswith(sub)), None)
+        while at is not None and at > 0 and lines[at - 1].lstrip().startswith("#"):
+            at -= 1  # the comments above a table are about it: the new table goes above them
         block = f"[tool.queue2celery]{newline}{_types_line(missing, newline)}{newline}"
         if at is None:
             if text and not text.endswith(("\n", "\r")):

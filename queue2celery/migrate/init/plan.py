@@ -32,7 +32,7 @@ from ._render import (
     split_region,
     wrap_region,
 )
-from ._types import payload_classes
+from ._types import listed_classes, payload_classes
 
 __all__ = ["InitResult", "init"]
 
@@ -118,7 +118,8 @@ def init(
 
     site_modules = {m for s in found.sites if (m := _module_of(project, s.path))}
     plan = Plan(package, tasks_module, (app_module, app_attr))
-    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates)
+    listed = listed_classes(project, config.types, candidates)
+    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates, listed)
     importers = {*site_modules, *(q.ref.module.name for q in plan.queues), tasks_module}
     if chosen is not None and _reaches(project, chosen.module, importers):
         candidates.append(
@@ -203,7 +204,11 @@ def _plan_schedule(
 
 
 def _plan_queues(
-    project: Project, sites: Iterable, plan: Plan, candidates: list[tuple[str, str]]
+    project: Project,
+    sites: Iterable,
+    plan: Plan,
+    candidates: list[tuple[str, str]],
+    listed: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], dict[str, str]]:
     """One adopted queue per queue object, however scan named it: a manager's queue is found
     both as ``TaskManager.queue`` (the put inside its enqueue method) and as ``task_manager``
@@ -234,7 +239,8 @@ def _plan_queues(
     for ref in refs:
         ident = _ident(ref, idents)
         consumer = find_consumer(project, ref)
-        queue = QueuePlan(ref, consumer, payload_classes(project, ref), ident)
+        types = tuple(sorted({*payload_classes(project, ref), *listed}))
+        queue = QueuePlan(ref, consumer, types, ident)
         plan.queues.append(queue)
         if ref.owner_class is None:
             plan.imports_for_worker.append(ref.module.name)
