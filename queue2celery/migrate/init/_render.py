@@ -405,9 +405,10 @@ def _render_carried(carried: list[str]) -> str:
         "\n\n@functools.cache\n"
         "def carry_payload_types() -> None:\n"
         '    """Celery\'s JSON carries the payload classes ([tool.queue2celery] types), so a\n'
-        "    rewritten call may send the object itself (``dispatch_x.delay(task)``): it travels\n"
-        "    tagged and arrives as the same class. Run before the first send (the sending\n"
-        '    process) and when a worker starts; only the classes listed here are rebuilt."""\n'
+        "    rewritten call may send the object itself (``dispatch_<queue>.delay(task)``): it\n"
+        "    travels tagged and arrives as the same class. Run before the first send (in the\n"
+        "    sending process) and when a worker starts; only the classes listed here are\n"
+        '    rebuilt."""\n'
         f"{imports}"
         f"    classes = ({names},)\n"
         "    table = TypeTable(classes)\n"
