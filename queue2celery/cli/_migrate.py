@@ -216,6 +216,6 @@ def check_command(path: Path, config_file: Path | None, jobs: int | None, no_cac
         )
     finally:
         bar.close()
-    for finding in result.findings:
+    for finding in sorted((*result.findings, *result.warnings), key=lambda f: (f.path, f.line)):
         click.echo(str(finding))
     click.get_current_context().exit(0 if result.ok else 1)

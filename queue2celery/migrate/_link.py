@@ -219,6 +219,10 @@ class Linker:
             if QUEUE_CLASSES & classes or _legacy(classes):
                 self.manager_classes.add(obj.rpartition(".")[0])  # a class holding a queue
         self.manager_classes &= {c for c, m in self.class_methods.items() if "add_task" in m}
+        # A manager whose own queue is mapped and none of whose methods puts onto a queue any
+        # more: rewrite changed its enqueue method into a Celery call, so its callers are done.
+        mapped_owners = {q.rpartition(".")[0] for q in self.config.queues}
+        self.manager_classes -= (mapped_owners & self.class_methods.keys()) - holders
 
     def handler(self, path: str, fact: HandlerFact) -> HandlerSite | None:
         queue = self._handler_queue(fact)

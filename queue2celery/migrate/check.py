@@ -25,6 +25,7 @@ _WHAT = {
     "executor_submit": "fire-and-forget executor job running {queue}",
 }
 _FUNCTION_KINDS = frozenset({"background_task", "create_task", "thread_start", "executor_submit"})
+_MANAGER_KINDS = frozenset({"manager_add_task", "manager_enqueue"})
 _IGNORE = re.compile(r"#\s*q2c:\s*ignore\[([A-Z0-9, ]+)\]")
 
 
@@ -39,10 +40,43 @@ def _message(site: Site) -> str:
             f"{what} is a closure capturing {names}: move it to module level with {names} "
             "as parameters, then map it in [tool.queue2celery.functions]"
         )
+    mismatch = next((r for r in site.risks if r.code == "kwargs"), None)
+    if site.target and mismatch is not None:
+        return f"{what}: rewrite leaves it: {mismatch.message}"
     if site.target:
         return f"{what}: run `queue2celery rewrite` to call {site.target}.delay()"
+    if site.kind in _MANAGER_KINDS:
+        return (
+            f"{what}: map the manager's queue (module.Class.attribute) in "
+            "[tool.queue2celery.queues] (queue2celery init does), then rewrite changes the put "
+            "inside its enqueue method and this call stays as it is"
+        )
     table = "functions" if site.kind in _FUNCTION_KINDS else "queues"
     return f"{what} is not mapped: add it to [tool.queue2celery.{table}], then rewrite"
+
+
+# Puts rewrite keeps on purpose (see _rules.SiteRules.kept_put): never a "run rewrite" finding.
+_KEPT = {
+    "requeue-in-consumer": (
+        "kept by rewrite: it re-queues from the consumer loop that drains the same queue. "
+        "It only runs while that legacy consumer does: once every producer is on Celery, "
+        "retire the loop (for a retry or a delay use the task's retry, countdown or eta)"
+    ),
+    "startup-reload": (
+        "kept by rewrite: it re-puts pending work at startup, and the broker keeps Celery's "
+        "tasks itself; once the queue is on Celery, drop this reload (or it sends them all "
+        "again on every start)"
+    ),
+}
+
+
+def _kept(site: Site) -> str | None:
+    if site.kind != "queue_put":
+        return None
+    code = next((r.code for r in site.risks if r.code in _KEPT), None)
+    if code is None:
+        return None
+    return f"{_WHAT[site.kind].format(queue=site.queue)} {_KEPT[code]}"
 
 
 def _candidate_message(c: Candidate) -> str:
@@ -114,10 +148,20 @@ def check(
         path, config, jobs=jobs, progress=progress, on_total=on_total, use_cache=use_cache
     )
     config = config or MigrateConfig()
-    findings = [
-        Finding(s.path, s.line, s.col, CHECK_CODES[s.kind], _message(s))
+    sites = [
+        s
         for s in result.sites
         if not any(r.code == "sentinel" for r in s.risks)  # never a task: nothing to migrate
+    ]
+    warnings = [
+        Finding(s.path, s.line, s.col, CHECK_CODES[s.kind], kept, warning=True)
+        for s in sites
+        if (kept := _kept(s)) is not None
+    ]
+    findings = [
+        Finding(s.path, s.line, s.col, CHECK_CODES[s.kind], _message(s))
+        for s in sites
+        if _kept(s) is None
     ]
     findings += [
         Finding(c.path, c.line, c.col, CHECK_CODES["candidate"], _candidate_message(c))
@@ -131,4 +175,6 @@ def check(
     suppressed = _Suppressions(path)
     findings = [f for f in findings if not _ignored(f, config.ignore) and not suppressed(f)]
     findings.sort(key=lambda f: (f.path, f.line, f.col))
-    return CheckResult(result.files_scanned, tuple(findings))
+    warnings = [f for f in warnings if not _ignored(f, config.ignore) and not suppressed(f)]
+    warnings.sort(key=lambda f: (f.path, f.line, f.col))
+    return CheckResult(result.files_scanned, tuple(findings), tuple(warnings))

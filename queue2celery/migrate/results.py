@@ -234,17 +234,21 @@ class Finding:
     col: int
     code: str
     message: str
+    warning: bool = False  # said, but check does not fail on it
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        label = "warning: " if self.warning else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {label}{self.message}"
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Remaining legacy sites (and unparseable files) as check findings."""
+    """Remaining legacy sites (and unparseable files) as check findings; ``warnings``: legacy
+    puts rewrite keeps on purpose (a consumer's re-queue, a startup reload), which do not fail."""
 
     files_scanned: int
     findings: tuple[Finding, ...]
+    warnings: tuple[Finding, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -25,6 +25,8 @@ from ._parallel import Progress, parallel_map
 from ._periodic_rewrite import guard_periodic_starts
 from .codemods import CODEMODS
 from .codemods._base import LegacyCallCodemod, TreeFacts
+from .codemods._priority import built_as_priority_queues
+from .codemods._signatures import task_signatures
 from .config import MigrateConfig
 from .results import FileChange, FileError, RewriteResult, ScanResult
 from .scan import collect_files, scan
@@ -140,7 +142,12 @@ def rewrite(
     facts = TreeFacts()
     if tuples and config.queues:
         facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
-    facts = replace(facts, importers=_importers(files, config))
+        built = built_as_priority_queues(files, config.queues)
+        facts = replace(facts, priority_queues=facts.priority_queues | built)
+    targets = (*config.queues.values(), *config.functions.values())
+    facts = replace(
+        facts, importers=_importers(files, config), signatures=task_signatures(files, targets)
+    )
     jobs_in = [(str(f.path), f.rel, f.module, f.is_package, config, facts) for f in candidates]
     outcomes = parallel_map(_rewrite_job, jobs_in, jobs, progress, _crashed)
     outcomes = guard_periodic_starts(files, config, outcomes, originals, jobs)

@@ -226,7 +226,14 @@ def _needed(
         owner = owner_module(name, by_module)
         if name in by_module and owner is None:
             owner = name
-        if owner and by_module[owner].rel not in done and by_module[owner] not in todo:
+        if not owner or by_module[owner] in todo:
+            continue
+        rel = by_module[owner].rel
+        known = facts.get(rel)
+        # Skipped by the ast filter (no enqueue call of its own): its definitions are needed
+        # now, e.g. a manager instance whose class no longer enqueues after rewrite.
+        shallow = known is not None and not known.parsed and not known.error
+        if rel not in done or shallow:
             todo.append(by_module[owner])
     return todo
 

@@ -18,6 +18,7 @@ from libcst.metadata import ImportAssignment, ScopeProvider
 from .._resolve import METADATA, Resolver
 from .._rules import SiteRules, Spawn
 from ..config import MigrateConfig, load_config
+from ._signatures import TaskSignature
 
 __all__ = ["LegacyCallCodemod", "Plan", "TreeFacts"]
 
@@ -32,6 +33,9 @@ class TreeFacts:
     # Target task module -> the tree's modules it imports. When it imports the module being
     # rewritten, a top-level import of the task would be circular: it goes in the function.
     importers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Mapped task -> its signature, for the tasks the tree defines: a call that would not fit
+    # it is left as it is (see :mod:`._signatures`).
+    signatures: Mapping[str, TaskSignature] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

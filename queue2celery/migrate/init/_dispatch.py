@@ -11,11 +11,19 @@ from __future__ import annotations
 import ast
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._project import Module, Project
 
-__all__ = ["Consumer", "Dispatch", "QueueRef", "find_consumer", "locate_queue", "receiver_matches"]
+__all__ = [
+    "Consumer",
+    "Dispatch",
+    "QueueRef",
+    "find_consumer",
+    "instances_of",
+    "locate_queue",
+    "receiver_matches",
+]
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,24 @@ class QueueRef:
     name: str  # the module-level name, or the attribute name
     owner_class: str | None  # the class whose instances hold it
     line: int
-    instance: str | None = None  # a module-level instance of owner_class, if the key names one
+    instance: str | None = None  # a module-level instance of owner_class the worker uses
+    instance_module: str | None = None  # the module that builds ``instance``
+    # Why no instance could be used, when ``owner_class`` is set and ``instance`` is None.
+    no_instance: str | None = None
+    ambiguous: bool = False  # several module-level instances: none is picked
+
+    @property
+    def attribute_key(self) -> str:
+        """``module.Class.attr`` for a queue held by instances, else the key itself: the name
+        rewrite's resolver gives the put inside the class (``self.queue.put``)."""
+        if self.owner_class is None:
+            return self.key
+        return f"{self.module.name}.{self.owner_class}.{self.name}"
+
+    @property
+    def identity(self) -> tuple[str, str | None, str]:
+        """One physical queue, however scan named it (the instance or the attribute)."""
+        return (self.module.name, self.owner_class, self.name)
 
 
 @dataclass(frozen=True)
@@ -65,24 +90,85 @@ def locate_queue(project: Project, key: str) -> QueueRef | None:
     parts = rest.split(".")
     if len(parts) == 1:
         node = module.top_level(parts[0])
-        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+        if not isinstance(node, ast.Assign | ast.AnnAssign):
             return None
-        if node is not None and isinstance(node, ast.Assign | ast.AnnAssign):
-            instance_of = _instance_class(node)
-            cls = module.top_level(instance_of) if instance_of else None
-            if isinstance(cls, ast.ClassDef):
-                attr = _queue_attribute(cls)
-                if attr is not None:
-                    return QueueRef(key, module, attr[0], cls.name, attr[1], parts[0])
-            return QueueRef(key, module, parts[0], None, node.lineno)
-        return None
+        owner = _class_built(project, module, node)
+        attr = _queue_attribute(owner[1]) if owner is not None else None
+        if owner is not None and attr is not None:
+            home, built = owner
+            ref = QueueRef(key, home, attr[0], built.name, attr[1])
+            return replace(ref, instance=parts[0], instance_module=module.name)
+        return QueueRef(key, module, parts[0], None, node.lineno)
     if len(parts) == 2:
         cls = module.top_level(parts[0])
         if isinstance(cls, ast.ClassDef):
             line = _attribute_line(cls, parts[1])
             if line is not None:
-                return QueueRef(key, module, parts[1], cls.name, line)
+                ref = QueueRef(key, module, parts[1], cls.name, line)
+                return _with_instance(project, ref)
     return None
+
+
+def _with_instance(project: Project, ref: QueueRef) -> QueueRef:
+    """``ref`` with the one module-level instance of its class the worker can dispatch on
+    (``task_manager = TaskManager()``), or the reason there is none."""
+    found = sorted(instances_of(project, ref.module, ref.owner_class or ""))
+    if len(found) == 1:
+        module, name = found[0]
+        return replace(ref, instance=name, instance_module=module)
+    if found:
+        listed = ", ".join(f"{m}.{n}" for m, n in found)
+        why = (
+            f"several module-level {ref.owner_class} instances ({listed}): the worker cannot "
+            "tell whose handlers run an item; keep one, or write the dispatcher yourself"
+        )
+    else:
+        why = (
+            f"no module-level {ref.owner_class} instance (`x = {ref.owner_class}()` at the top "
+            f"of a module): the worker has no object to dispatch on; build the one the app "
+            f"uses at module level (instances made in lifespan, app.state, Depends or a "
+            f"factory are only built at run time)"
+        )
+    return replace(ref, no_instance=why, ambiguous=bool(found))
+
+
+def instances_of(project: Project, home: Module, cls: str) -> set[tuple[str, str]]:
+    """``(module, name)`` of each module-level ``name = cls(...)`` in the project."""
+    qualified = f"{home.name}.{cls}"
+    out: set[tuple[str, str]] = set()
+    for module in project:
+        local = {n for n, q in module.imports().items() if q == qualified}
+        if module is home:
+            local.add(cls)
+        if not local:
+            continue
+        for node in module.tree.body:
+            if not isinstance(node, ast.Assign | ast.AnnAssign):
+                continue
+            if _instance_class(node) not in local:
+                continue
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out.update((module.name, t.id) for t in targets if isinstance(t, ast.Name))
+    return out
+
+
+def _class_built(
+    project: Project, module: Module, node: ast.Assign | ast.AnnAssign
+) -> tuple[Module, ast.ClassDef] | None:
+    """The project class ``node`` builds an instance of (``x = TaskManager()``), with the
+    module that defines it (this one, or the one it is imported from)."""
+    name = _instance_class(node)
+    if name is None:
+        return None
+    cls = module.top_level(name)
+    if isinstance(cls, ast.ClassDef):
+        return module, cls
+    imported = module.imports().get(name)
+    found = project.find(imported) if imported else None
+    if found is None or "." in found[1]:
+        return None
+    cls = found[0].top_level(found[1])
+    return (found[0], cls) if isinstance(cls, ast.ClassDef) else None
 
 
 def _instance_class(node: ast.Assign | ast.AnnAssign) -> str | None:
@@ -93,11 +179,17 @@ def _instance_class(node: ast.Assign | ast.AnnAssign) -> str | None:
 
 
 def _is_queue_call(value: ast.expr | None) -> bool:
+    """``PriorityQueue()``, or a queue already adopted (``adopt_x(PriorityQueue(), self)``,
+    ``CompatQueue(adopt(queue.Queue()), app)``): init runs again after the one-line change."""
     if not isinstance(value, ast.Call):
         return False
-    func = value.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    return name.endswith("Queue")
+    for node in ast.walk(value):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name.endswith("Queue"):
+                return True
+    return False
 
 
 def _queue_attribute(cls: ast.ClassDef) -> tuple[str, int] | None:

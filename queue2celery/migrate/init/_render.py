@@ -67,6 +67,9 @@ class Plan:
     queues: list[QueuePlan] = field(default_factory=list)
     functions: list[FunctionPlan] = field(default_factory=list)
     imports_for_worker: list[str] = field(default_factory=list)
+    # "module:Class" of every payload class a queue carries: Celery's JSON carries them too,
+    # so the tasks rewrite calls can be sent the objects themselves.
+    carried: list[str] = field(default_factory=list)
 
 
 def region_hash(body: str) -> str:
@@ -129,12 +132,24 @@ def render_docstring(plan: Plan) -> str:
 
 def render_region(plan: Plan) -> str:
     """The body between the markers (without them)."""
-    std = ["import importlib"] if needs_importlib(plan) else []
+    std = ["import functools"] if plan.carried else []
+    if needs_importlib(plan):
+        std.append("import importlib")
     if needs_live(plan):
         std.append("from collections.abc import Callable, Iterator, Mapping")
     if plan.queues:
         std.append("from typing import Any")
     toolkit = ["from queue2celery.celery_tasks import resolve_awaitable"]
+    third = []
+    if plan.carried:
+        third = [
+            "from celery.signals import before_task_publish, worker_init",
+            "from kombu.utils.json import register_type",
+        ]
+        toolkit += [
+            "from queue2celery.compat._types import TypeEncoder",
+            "from queue2celery.legacy_queue._codec import TypeTable, tag_of",
+        ]
     if plan.queues:
         toolkit += [
             "from queue2celery.compat import CompatQueue",
@@ -152,7 +167,8 @@ def render_region(plan: Plan) -> str:
         "# init rewrites this region: edit outside it, or rerun init with --force.\n"
         "from __future__ import annotations",
         *(["\n".join(std)] if std else []),
-        "\n".join(toolkit),
+        *(["\n".join(third)] if third else []),
+        "\n".join(sorted(toolkit)),
     ]
     blocks.append("\n".join(sorted(app)))
     out = ["\n\n".join(blocks) + "\n"]
@@ -166,6 +182,8 @@ def render_region(plan: Plan) -> str:
         )
     if needs_live(plan):
         out.append(_LIVE_CLASS)
+    if plan.carried:
+        out.append(_render_carried(plan.carried))
     for queue in plan.queues:
         out.append(_render_queue(queue, plan))
     for function in plan.functions:
@@ -271,7 +289,7 @@ def _render_dispatcher(queue: QueuePlan, dispatch: Dispatch | None, plan: Plan) 
         '    After rewrite, put(item) on the queue becomes this task\'s delay(item)."""\n',
     ]
     if ref.owner_class is not None:
-        lines.append(f"    from {ref.module.name} import {ref.instance} as owner\n\n")
+        lines.append(f"    from {ref.instance_module} import {ref.instance} as owner\n\n")
     if dispatch is None:
         lines.append(f"    return resolve_awaitable(run_{queue.ident}(item))\n")
         return "".join(lines)
@@ -375,3 +393,31 @@ def _render_function(function: FunctionPlan, plan: Plan) -> str:
     else:
         lines.append(f"    resolve_awaitable(_{function.task_name}({target.arguments}))\n")
     return "".join(lines)
+
+
+def _render_carried(carried: list[str]) -> str:
+    imports = "".join(
+        f"    from {module} import {cls}  # imported here: no import cycle\n"
+        for module, cls in (spec.split(":") for spec in carried)
+    )
+    names = ", ".join(spec.split(":")[1] for spec in carried)
+    return (
+        "\n\n@functools.cache\n"
+        "def carry_payload_types() -> None:\n"
+        '    """Celery\'s JSON carries the payload classes ([tool.queue2celery] types), so a\n'
+        "    rewritten call may send the object itself (``dispatch_<queue>.delay(task)``): it\n"
+        "    travels tagged and arrives as the same class. Run before the first send (in the\n"
+        "    sending process) and when a worker starts; only the classes listed here are\n"
+        '    rebuilt."""\n'
+        f"{imports}"
+        f"    classes = ({names},)\n"
+        "    table = TypeTable(classes)\n"
+        '    encoder = TypeEncoder(table, "json")\n'
+        "    for cls in classes:\n"
+        '        register_type(cls, f"q2c:{tag_of(cls)}", encoder.encode, table.decode)\n'
+        "\n\n"
+        "@before_task_publish.connect\n"
+        "@worker_init.connect\n"
+        "def _carry_payload_types(**_: Any) -> None:\n"
+        "    carry_payload_types()\n"
+    )

@@ -7,11 +7,12 @@ NamedTuples, Enums); a put of another class stays scan's ``object-payload`` risk
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
 from ._dispatch import QueueRef, receiver_matches
 from ._project import Module, Project
 
-__all__ = ["payload_classes"]
+__all__ = ["listed_classes", "payload_classes"]
 
 _CARRIED_BASES = frozenset({"BaseModel", "NamedTuple", "Enum", "IntEnum", "StrEnum", "Flag"})
 _CARRIED_DECORATORS = frozenset({"dataclass", "define", "frozen", "mutable", "s", "attrs"})
@@ -44,6 +45,30 @@ def payload_classes(project: Project, ref: QueueRef) -> tuple[str, ...]:
                 if spec is not None:
                     found.add(spec)
     return tuple(sorted(found))
+
+
+def listed_classes(
+    project: Project, names: Iterable[str], problems: list[tuple[str, str]]
+) -> tuple[str, ...]:
+    """``module:Class`` of each class the user listed in ``[tool.queue2celery] types`` (a
+    class nested in a payload, which init cannot see being built): they cross every queue."""
+    out: set[str] = set()
+    for name in names:
+        found = project.find(name)
+        spec = None
+        if found is not None and "." not in found[1]:
+            spec = _carried_class(project, found[0], found[1])
+        if spec is None:
+            problems.append(
+                (
+                    f"types: {name}",
+                    "not a dataclass, pydantic model, attrs class, NamedTuple or Enum of this "
+                    "project: Celery's JSON cannot carry it",
+                )
+            )
+            continue
+        out.add(spec)
+    return tuple(sorted(out))
 
 
 def _built_names(module: Module) -> dict[str, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ...errors import ConfigError
@@ -19,7 +19,7 @@ from ..scan import scan
 from ._dispatch import QueueRef, find_consumer, locate_queue
 from ._functions import FunctionTarget, read_function
 from ._project import CeleryApp, Project, load_project
-from ._pyproject import merge_tables
+from ._pyproject import merge_tables, merge_types
 from ._render import (
     FunctionPlan,
     Plan,
@@ -32,7 +32,7 @@ from ._render import (
     split_region,
     wrap_region,
 )
-from ._types import payload_classes
+from ._types import listed_classes, payload_classes
 
 __all__ = ["InitResult", "init"]
 
@@ -118,7 +118,8 @@ def init(
 
     site_modules = {m for s in found.sites if (m := _module_of(project, s.path))}
     plan = Plan(package, tasks_module, (app_module, app_attr))
-    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates)
+    listed = listed_classes(project, config.types, candidates)
+    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates, listed)
     importers = {*site_modules, *(q.ref.module.name for q in plan.queues), tasks_module}
     if chosen is not None and _reaches(project, chosen.module, importers):
         candidates.append(
@@ -158,7 +159,10 @@ def init(
         doc, body = render_docstring(plan), render_region(plan)
         conflict = writer.write_region(tasks_path, doc, body, force)
     if conflict is None:
-        _write_tables(root, writer, {"queues": queue_map, "functions": function_map}, reused)
+        types = [spec.replace(":", ".") for spec in plan.carried]
+        _write_tables(
+            root, writer, {"queues": queue_map, "functions": function_map}, reused, types
+        )
     kept = writer.kept
     return InitResult(
         package,
@@ -200,34 +204,55 @@ def _plan_schedule(
 
 
 def _plan_queues(
-    project: Project, sites: Iterable, plan: Plan, candidates: list[tuple[str, str]]
+    project: Project,
+    sites: Iterable,
+    plan: Plan,
+    candidates: list[tuple[str, str]],
+    listed: tuple[str, ...] = (),
 ) -> tuple[dict[str, str], dict[str, str]]:
+    """One adopted queue per queue object, however scan named it: a manager's queue is found
+    both as ``TaskManager.queue`` (the put inside its enqueue method) and as ``task_manager``
+    (its callers). Only the queue itself is mapped: rewrite changes the put inside the
+    enqueue method, and the callers keep calling the manager."""
     queue_map: dict[str, str] = {}
     keys = sorted({s.queue for s in sites if s.kind in QUEUE_KINDS and s.queue})
-    idents: set[str] = set()
+    groups: dict[tuple[str, str | None, str], list[QueueRef]] = {}
     for key in keys:
-        ref = locate_queue(project, key)
-        if ref is None:
+        found = locate_queue(project, key)
+        if found is None:
             candidates.append((key, "init cannot find the statement that builds this queue"))
             continue
+        groups.setdefault(found.identity, []).append(found)
+    refs: list[QueueRef] = []
+    for group in groups.values():
+        ref = next((r for r in group if r.key == r.attribute_key), group[0])
+        named = next((r for r in group if r.instance is not None), None)
+        if ref.instance is None and named is not None and not ref.ambiguous:
+            ref = replace(
+                ref,
+                instance=named.instance,
+                instance_module=named.instance_module,
+                no_instance=None,
+            )
+        refs.append(ref)
+    idents: set[str] = set()
+    for ref in refs:
         ident = _ident(ref, idents)
         consumer = find_consumer(project, ref)
-        queue = QueuePlan(ref, consumer, payload_classes(project, ref), ident)
+        types = tuple(sorted({*payload_classes(project, ref), *listed}))
+        queue = QueuePlan(ref, consumer, types, ident)
         plan.queues.append(queue)
-        if ref.owner_class is None or ref.instance is not None:
+        if ref.owner_class is None:
             plan.imports_for_worker.append(ref.module.name)
+        elif ref.instance_module is not None:
+            plan.imports_for_worker.append(ref.instance_module)
         dispatcher = dispatcher_name(queue)
         if dispatcher is None:
-            candidates.append(
-                (
-                    key,
-                    f"{ref.owner_class} instances are built at run time: rewrite needs a "
-                    "module-level instance for the worker to dispatch on",
-                )
-            )
+            candidates.append((ref.attribute_key, ref.no_instance or "no instance to dispatch on"))
         else:
-            queue_map[key] = f"{plan.module}.{dispatcher}"
+            queue_map[ref.attribute_key] = f"{plan.module}.{dispatcher}"
     plan.imports_for_worker = sorted(set(plan.imports_for_worker))
+    plan.carried = sorted({t for q in plan.queues for t in q.types})
     return queue_map, {}
 
 
@@ -335,13 +360,18 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _write_tables(
-    root: Path, writer: _Writer, tables: dict[str, dict[str, str]], reused: list[str]
+    root: Path,
+    writer: _Writer,
+    tables: dict[str, dict[str, str]],
+    reused: list[str],
+    types: list[str],
 ) -> None:
-    if not any(tables.values()):
+    if not any(tables.values()) and not types:
         return
     pyproject = find_pyproject(root) or (root if root.is_dir() else root.parent) / "pyproject.toml"
     before = _read(pyproject) if pyproject.exists() else ""
     after, kept = merge_tables(before, tables, _rel(pyproject, root))
+    after = merge_types(after, types, _rel(pyproject, root))
     writer.kept.extend(kept)
     if after != before:
         writer.write(pyproject, after)
