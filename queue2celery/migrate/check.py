@@ -31,7 +31,7 @@ _IGNORE = re.compile(r"#\s*q2c:\s*ignore\[([A-Z0-9, ]+)\]")
 
 def _message(site: Site) -> str:
     what = _WHAT[site.kind].format(queue=site.queue or "an unresolved function")
-    keep = next((r for r in site.risks if r.code in ("host-bound", "sentinel")), None)
+    keep = next((r for r in site.risks if r.code == "sentinel"), None)
     if keep is not None:
         return f"{what}: {keep.message}"
     if site.captures:
@@ -71,6 +71,11 @@ _KEPT = {
 
 
 def _kept(site: Site) -> str | None:
+    host = next((r for r in site.risks if r.code == "host-bound"), None)
+    if host is not None:
+        # Work tied to this process or machine: no worker can take it over, so it is no
+        # legacy queue left behind; rewrite leaves it, even when it is mapped.
+        return f"{_WHAT[site.kind].format(queue=site.queue)} kept local by rewrite: {host.message}"
     if site.kind != "queue_put":
         return None
     code = next((r.code for r in site.risks if r.code in _KEPT), None)
@@ -117,9 +122,7 @@ class _Suppressions:
             try:
                 # Only a regular file is read: a finding may name a FIFO scan listed.
                 text = (
-                    path.read_text(encoding="utf-8-sig", errors="replace")
-                    if path.is_file()
-                    else ""
+                    path.read_text(encoding="utf-8-sig", errors="replace") if path.is_file() else ""
                 )
             except OSError:
                 text = ""

@@ -140,8 +140,11 @@ def rewrite(
     # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
     tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
     facts = TreeFacts()
-    if tuples and config.queues:
+    # Host-bound functions (config.functions) and PriorityQueues fed tuples need the
+    # tree-wide scan; a tree mapping neither is rewritten without one.
+    if (tuples and config.queues) or (config.functions and candidates):
         facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
+    if tuples and config.queues:
         built = built_as_priority_queues(files, config.queues)
         facts = replace(facts, priority_queues=facts.priority_queues | built)
     targets = (*config.queues.values(), *config.functions.values())
@@ -205,8 +208,14 @@ _TUPLE_PUT = re.compile(rb"\.\s*put(?:_nowait)?\s*\(\s*\(")
 
 def _tree_facts(found: ScanResult) -> TreeFacts:
     """What one file cannot say about the tree, from the same scan ``check`` runs: which
-    mapped queues are fed ``(priority, item)`` entries."""
+    mapped queues are fed ``(priority, item)`` entries, and which functions must run on
+    this host."""
     priority = frozenset(
         s.queue for s in found.sites if s.queue and any(r.code == "priority-tuple" for r in s.risks)
     )
-    return TreeFacts(priority_queues=priority)
+    host: dict[str, str] = {}
+    for site in found.sites:
+        why = next((r.message for r in site.risks if r.code == "host-bound"), None)
+        if why is not None and site.function:
+            host.setdefault(site.function, why)
+    return TreeFacts(priority_queues=priority, host_bound=host)

@@ -36,6 +36,13 @@ class TreeFacts:
     # Mapped task -> its signature, for the tasks the tree defines: a call that would not fit
     # it is left as it is (see :mod:`._signatures`).
     signatures: Mapping[str, TaskSignature] = field(default_factory=dict)
+    # Function -> why it must run on this host (scan's ``host-bound`` risk): a start or
+    # ``add_task`` of it is never sent to a worker, even when it is mapped.
+    host_bound: Mapping[str, str] = field(default_factory=dict)
+
+    def kept_local(self, function: str) -> str | None:
+        """Why a start of ``function`` stays in this process, or None."""
+        return self.host_bound.get(function)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,11 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> TaskSignature:
         a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None
     )
     return TaskSignature(
-        tuple(positional), max(required, 0), kwonly, needed, args.vararg is not None,
+        tuple(positional),
+        max(required, 0),
+        kwonly,
+        needed,
+        args.vararg is not None,
         args.kwarg is not None,
     )
 
@@ -77,9 +81,7 @@ def _bound(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return False
 
 
-def mismatch(
-    target: str, signature: TaskSignature | None, args: Sequence[cst.Arg]
-) -> str | None:
+def mismatch(target: str, signature: TaskSignature | None, args: Sequence[cst.Arg]) -> str | None:
     """Why ``target(*args)`` would not fit the task's signature, or None."""
     if signature is None or any(a.star for a in args):
         return None
@@ -98,5 +100,3 @@ def mismatch(
     if missing:
         return f"{target} needs the keyword argument {sorted(missing)[0]!r}"
     return None
-
-

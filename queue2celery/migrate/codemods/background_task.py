@@ -41,6 +41,10 @@ class ReplaceBackgroundTaskCommand(LegacyCallCodemod):
         mapped = sorted(f for f in resolver.fqns(node.args[0].value) if f in self.functions)
         if not mapped:
             return None
+        why = self.facts.kept_local(mapped[0])
+        if why is not None:
+            self.warn(f"add_task of {mapped[0]} left unchanged: {why}")
+            return None
         first = node.args[0]
         before = None
         if isinstance(first.comma, cst.Comma):

@@ -48,6 +48,10 @@ class ReplaceSpawnCommand(LegacyCallCodemod):
         if not mapped:
             return None
         target = self.functions[mapped[0]]
+        why = self.facts.kept_local(mapped[0])
+        if why is not None:
+            self.warn(f"{spawn.kind} of {mapped[0]} left unchanged: {why}")
+            return None
         if not spawn.direct:
             self.warn(f"{spawn.kind} of {mapped[0]} left unchanged: its handle is kept")
             return None
