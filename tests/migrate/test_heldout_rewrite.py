@@ -3,6 +3,8 @@ init_apps/kb): what a held-out app showed rewrite and check getting wrong."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,53 @@ def test_check_reports_a_kept_host_bound_site_as_a_warning_that_does_not_fail(
         "deletes a local file: this must run on this host, keep it local"
     )
     assert not [f for f in result.findings if "remove_upload" in f.message]
+
+
+def _ruff_isort(root: Path) -> subprocess.CompletedProcess[str]:
+    """ruff's import-sorting rule (isort's layout) over the app, the tasks module aside."""
+    ruff = Path(sys.executable).with_name("ruff")
+    return subprocess.run(
+        [str(ruff), "check", "--no-cache", "--isolated", "--select", "I", "--line-length", "100"]
+        + ["--exclude", "kb/celery_tasks.py", "kb"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_new_imports_land_in_the_first_party_group_sorted_or_in_a_group_of_their_own(
+    kb: Path,
+) -> None:
+    assert _ruff_isort(kb).returncode == 0  # the app's imports are sorted to begin with
+    rewrite(kb, load_config(kb), jobs=1)
+    done = _ruff_isort(kb)
+    assert done.returncode == 0, done.stdout
+    events = (kb / "kb/core/events.py").read_text()
+    assert (
+        "import threading\n\nimport httpx\n\nfrom kb.celery_tasks import dispatch_events\n\n"
+        '_events: "queue.Queue[dict]"'
+    ) in events
+    legacy = (kb / "kb/core/legacy.py").read_text()
+    assert (
+        "from typing import Optional\n\nfrom kb.celery_tasks import dispatch_audit_q\n\n\n"
+        "class Notifier:"
+    ) in legacy
+    reports = (kb / "kb/api/reports.py").read_text()
+    assert reports.startswith(
+        '"""报表接口：工厂函数拿到单例管理器，另有一个类通过构造函数注入。"""\n'
+        "from fastapi import APIRouter\n\n"
+        "from kb.celery_tasks import generate_report\n"
+        "from kb.core.jobs import JobManager\n"
+        "from kb.deps import get_manager\n\n"
+        'router = APIRouter(prefix="/reports")\n'
+    )
+    docs = (kb / "kb/api/docs.py").read_text()
+    assert (
+        "from starlette.background import BackgroundTask\n\n"
+        "from kb.celery_tasks import index_document as index_document_task\n"
+        "from kb.core.events import send_event\n"
+    ) in docs
+    # A second run changes nothing.
+    again = rewrite(kb, load_config(kb), jobs=1)
+    assert not again.changes, [c.diff for c in again.changes]

@@ -18,6 +18,7 @@ from libcst.metadata import ImportAssignment, ScopeProvider
 from .._resolve import METADATA, Resolver
 from .._rules import SiteRules, Spawn
 from ..config import MigrateConfig, load_config
+from ._imports import ImportPlacer, carry_lines
 from ._signatures import TaskSignature
 
 __all__ = ["LegacyCallCodemod", "Plan", "TreeFacts"]
@@ -303,10 +304,12 @@ class LegacyCallCodemod(VisitorBasedCodemodCommand):
             updated_node = updated_node.visit(merger)
             needed = merger.needed  # what no existing `from module import` line took
         if self._removable:
-            remover = _ImportRemover(self._removable, needed)
-            updated_node = updated_node.visit(remover)
-            needed = remover.needed  # what did not take the place of a removed import
-        for module, names in needed.items():
+            updated_node = updated_node.visit(_ImportRemover(self._removable))
+        if needed:
+            own = {self.context.full_module_name or "", *needed}
+            placer = ImportPlacer({m.partition(".")[0] for m in own if m})
+            updated_node, needed = placer.place(updated_node, needed)
+        for module, names in needed.items():  # a module without imports: libcst places it
             for name, local in names:
                 AddImportsVisitor.add_needed_import(
                     self.context, module, name, asname=None if local == name else local
@@ -441,19 +444,15 @@ def _without_comment(comma: cst.Comma) -> cst.Comma:
 
 class _ImportRemover(cst.CSTTransformer):
     """Drops the import aliases whose every use was rewritten, keeping the rest intact. A
-    module-level import line left empty becomes the target's import, so the line keeps its
-    place, blank lines and comments."""
+    module-level import line left empty goes, and hands its comments and blank lines to
+    the statement after it (so a group keeps its separation and a comment is kept)."""
 
-    def __init__(
-        self,
-        assignments: Sequence[ImportAssignment],
-        needed: Mapping[str, list[tuple[str, str]]],
-    ) -> None:
+    def __init__(self, assignments: Sequence[ImportAssignment]) -> None:
         super().__init__()
         self.keys = {(_import_key(a.node), a.name) for a in assignments}
-        self.needed = dict(needed)
         self.depth = 0
         self.functions = 0
+        self.emptied: list[cst.SimpleStatementLine] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.functions += 1
@@ -488,22 +487,28 @@ class _ImportRemover(cst.CSTTransformer):
         if self.depth:
             # An import inside a module-level try/if: kept, the block may rely on it.
             return original_node
-        if not self.needed:
+        marked = updated_node.with_changes(body=[cst.Pass()])
+        self.emptied.append(marked)
+        return marked
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not self.emptied:
             return updated_node
-        module = next(iter(self.needed))
-        names = self.needed.pop(module)
-        aliases = [
-            cst.ImportAlias(
-                name=cst.Name(name),
-                asname=None if local == name else cst.AsName(name=cst.Name(local)),
-                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")),
-            )
-            for name, local in names
-        ]
-        aliases[-1] = aliases[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        target = cst.parse_expression(module)
-        assert isinstance(target, (cst.Attribute, cst.Name))
-        return updated_node.with_changes(body=[cst.ImportFrom(module=target, names=aliases)])
+        gone = {id(n) for n in self.emptied}
+        body: list[cst.BaseStatement] = []
+        carried: list[cst.EmptyLine] = []
+        for statement in updated_node.body:
+            if id(statement) in gone:
+                assert isinstance(statement, cst.SimpleStatementLine)
+                carried = carry_lines(carried, list(statement.leading_lines))
+                continue
+            if carried:
+                lines = carry_lines(carried, list(statement.leading_lines))
+                statement = statement.with_changes(leading_lines=lines)
+                carried = []
+            body.append(statement)
+        footer = [*(line for line in carried if line.comment), *updated_node.footer]
+        return updated_node.with_changes(body=body, footer=footer)
 
     def _keep(self, statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> bool:
         local = alias.evaluated_alias or alias.evaluated_name
