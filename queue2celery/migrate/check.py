@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ._advice import local_function_advice
 from ._parallel import Progress
 from .config import MigrateConfig
 from .init.stubs import stub_findings
@@ -25,11 +27,17 @@ _WHAT = {
     "executor_submit": "fire-and-forget executor job running {queue}",
 }
 _FUNCTION_KINDS = frozenset({"background_task", "create_task", "thread_start", "executor_submit"})
+_SPAWN_KINDS = frozenset({"create_task", "thread_start", "executor_submit"})
 _MANAGER_KINDS = frozenset({"manager_add_task", "manager_enqueue"})
 _IGNORE = re.compile(r"#\s*q2c:\s*ignore\[([A-Z0-9, ]+)\]")
 
 
-def _message(site: Site) -> str:
+# `task = asyncio.create_task(...)`, `t = threading.Thread(...)`: the start is bound to a
+# name (its handle is used afterwards), so rewrite cannot replace the statement alone.
+_BOUND = re.compile(r"^\s*[A-Za-z_]\w*(\s*:[^=]+)?\s*=\s*$")
+
+
+def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
     what = _WHAT[site.kind].format(queue=site.queue or "an unresolved function")
     keep = next((r for r in site.risks if r.code == "sentinel"), None)
     if keep is not None:
@@ -43,8 +51,17 @@ def _message(site: Site) -> str:
     mismatch = next((r for r in site.risks if r.code == "kwargs"), None)
     if site.target and mismatch is not None:
         return f"{what}: rewrite leaves it: {mismatch.message}"
+    if site.target and site.kind in _SPAWN_KINDS and _BOUND.match(line[: site.col - 1]):
+        return (
+            f"{what}: rewrite leaves it, its handle is kept ({line.strip()}): replace the "
+            f"start with {site.target}.delay(...) by hand and drop the lines that use the "
+            "handle (a set holding it, its done-callback, join)"
+        )
     if site.target:
         return f"{what}: run `queue2celery rewrite` to call {site.target}.delay()"
+    local = local_function_advice(site.queue or "", tree)
+    if local is not None:
+        return f"{what}: {local}"
     if site.kind in _MANAGER_KINDS:
         return (
             f"{what}: map the manager's queue (module.Class.attribute) in "
@@ -117,8 +134,27 @@ class _Suppressions:
         self.lines: dict[str, list[str]] = {}
 
     def __call__(self, finding: Finding) -> bool:
-        if finding.path not in self.lines:
-            path = self.base / finding.path
+        match = _IGNORE.search(self.line(finding.path, finding.line))
+        if match is None:
+            return False
+        return finding.code in {c.strip() for c in match.group(1).split(",")}
+
+    def tree(self, site: Site) -> ast.Module | None:
+        """The site's module parsed, when its function is a ``<locals>`` name (to tell a
+        parameter from a nested def); None otherwise."""
+        if "<locals>" not in (site.queue or ""):
+            return None
+        self.line(site.path, 1)  # reads the file
+        text = "\n".join(self.lines.get(site.path, []))
+        try:
+            return ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+    def line(self, rel: str, number: int) -> str:
+        """Line ``number`` (1-based) of file ``rel``, or ""."""
+        if rel not in self.lines:
+            path = self.base / rel
             try:
                 # Only a regular file is read: a finding may name a FIFO scan listed.
                 text = (
@@ -126,14 +162,9 @@ class _Suppressions:
                 )
             except OSError:
                 text = ""
-            self.lines[finding.path] = text.splitlines()
-        lines = self.lines[finding.path]
-        if not 0 < finding.line <= len(lines):
-            return False
-        match = _IGNORE.search(lines[finding.line - 1])
-        if match is None:
-            return False
-        return finding.code in {c.strip() for c in match.group(1).split(",")}
+            self.lines[rel] = text.splitlines()
+        lines = self.lines[rel]
+        return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 def check(
@@ -161,8 +192,15 @@ def check(
         for s in sites
         if (kept := _kept(s)) is not None
     ]
+    suppressed = _Suppressions(path)
     findings = [
-        Finding(s.path, s.line, s.col, CHECK_CODES[s.kind], _message(s))
+        Finding(
+            s.path,
+            s.line,
+            s.col,
+            CHECK_CODES[s.kind],
+            _message(s, suppressed.line(s.path, s.line), suppressed.tree(s)),
+        )
         for s in sites
         if _kept(s) is None
     ]
@@ -175,7 +213,6 @@ def check(
         for e in result.errors
     ]
     findings += stub_findings(path)
-    suppressed = _Suppressions(path)
     findings = [f for f in findings if not _ignored(f, config.ignore) and not suppressed(f)]
     findings.sort(key=lambda f: (f.path, f.line, f.col))
     warnings = [f for f in warnings if not _ignored(f, config.ignore) and not suppressed(f)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from .._advice import local_function_advice
 from ._project import Project
 
 __all__ = ["FunctionTarget", "read_function"]
@@ -31,7 +32,10 @@ def read_function(project: Project, qualified: str) -> FunctionTarget | str:
     if found is None:
         return f"{qualified} is not defined in the scanned tree"
     module, rest = found
-    if "." in rest or "<locals>" in rest:
+    local = local_function_advice(qualified, module.tree)
+    if local is not None:
+        return local
+    if "." in rest:
         return (
             f"{qualified} is not a module-level function; move it to module level so a "
             "worker can import it"
