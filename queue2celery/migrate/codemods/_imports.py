@@ -26,7 +26,7 @@ class ImportPlacer:
     ) -> tuple[cst.Module, dict[str, list[tuple[str, str]]]]:
         """``(module, left)``: ``left`` is what it could not place (a module that has no
         import at its top: the caller's fallback puts it after the docstring)."""
-        body = list(module.body)
+        body: list[cst.BaseStatement] = list(module.body)
         start = 1 if body and _is_docstring(body[0]) else 0
         end = start
         while end < len(body) and (_imports_only(body[end]) or _guarded_imports(body[end])):
