@@ -68,6 +68,13 @@ def init_command(
         click.echo(f"stub to fill in: {stub}")
     for name, reason in result.candidates:
         click.echo(f"not done: {name}: {reason}")
+    for name, why in result.local:
+        click.echo(f"kept local (no task, not mapped): {name}: {why}")
+    for name, queues in result.covered:
+        click.echo(
+            f"covered: {name} puts onto {queues}: that queue's mapping covers its callers "
+            "(rewrite changes the put inside it); nothing to map for it"
+        )
     for item in result.kept:
         click.echo(f"kept your mapping: {item}")
     for error in result.errors:

@@ -76,15 +76,12 @@ def test_rewrite_changes_the_put_inside_the_enqueue_method_and_leaves_its_caller
     assert (code, out) == (0, "")
     # A new producer put on the manager's queue still fails check.
     with (root / "notes" / "api" / "notes.py").open("a", encoding="utf-8") as f:
-        f.write(
-            "\n\ndef again(task) -> None:\n"
-            "    task_manager.queue.put((5, 0, task))\n"
-        )
+        f.write("\n\ndef again(task) -> None:\n    task_manager.queue.put((5, 0, task))\n")
     code, out = _cli(capsys, "check", str(root))
     assert code == 1 and "Q2C001" in out and "warning" not in out, out
 
 
-def test_a_manager_without_a_module_level_instance_is_not_mapped_and_says_why(
+def test_a_manager_without_a_module_level_instance_gets_a_stub_that_quotes_its_factory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_app("manager", tmp_path)
@@ -98,9 +95,20 @@ def test_a_manager_without_a_module_level_instance_is_not_mapped_and_says_why(
         encoding="utf-8",
     )
     code, out = _cli(capsys, "init", str(root))
-    assert "not done: notes.core.task_manager.TaskManager.queue: no module-level " in out, out
-    assert "TaskManager instance (`x = TaskManager()` at the top of a module)" in out
-    assert "CHANGE_ME" not in (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert code == 1, out  # the stub remains
+    assert "not done: notes.core.task_manager.TaskManager.queue" not in out, out
+    assert "stub to fill in: notes.celery_tasks.run_taskmanager_queue" in out, out
+    tasks = (root / "notes" / "celery_tasks.py").read_text(encoding="utf-8")
+    stub = tasks.split("def run_taskmanager_queue(")[1].split("\ndef ")[0]
+    assert "the app builds its TaskManager at run time only" in stub
+    assert "#   the app, at notes/core/task_manager.py:" in stub
+    assert "(get_task_manager):\n    #       return TaskManager()\n" in stub
+    pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    assert "CHANGE_ME" not in pyproject
+    assert (
+        '"notes.core.task_manager.TaskManager.queue" = '
+        '"notes.celery_tasks.dispatch_taskmanager_queue"'
+    ) in pyproject
 
 
 def test_several_module_level_managers_are_named_and_none_is_guessed(
@@ -158,8 +166,11 @@ def summarize(note_id):
 @pytest.mark.parametrize(
     ("signature", "changed"),
     [
-        pytest.param(TaskSignature(("item",), 1, frozenset(), frozenset(), False, False), False,
-                     id="one-item-dispatcher"),
+        pytest.param(
+            TaskSignature(("item",), 1, frozenset(), frozenset(), False, False),
+            False,
+            id="one-item-dispatcher",
+        ),
         pytest.param(
             TaskSignature(("kind", "data", "priority"), 2, frozenset(), frozenset(), False, False),
             True,
@@ -187,8 +198,11 @@ def test_a_manager_caller_is_rewritten_only_into_a_call_that_fits_the_task(
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        pytest.param('[project]\nname = "x"\n', '[project]\nname = "x"\n\n[tool.queue2celery]\n'
-                     'types = ["m.Task"]\n', id="no-table"),
+        pytest.param(
+            '[project]\nname = "x"\n',
+            '[project]\nname = "x"\n\n[tool.queue2celery]\ntypes = ["m.Task"]\n',
+            id="no-table",
+        ),
         pytest.param(
             '[tool.queue2celery.queues]\n"a" = "b"\n',
             '[tool.queue2celery]\ntypes = ["m.Task"]\n\n[tool.queue2celery.queues]\n"a" = "b"\n',

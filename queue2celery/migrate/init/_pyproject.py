@@ -181,7 +181,7 @@ def _insert_before_closing(
     content = lines[above].rstrip("\r\n")
     code = content.split(" #", 1)[0].rstrip()
     if not code.endswith((",", "[")):
-        lines[above] = f"{code},{content[len(code):]}{newline}"
+        lines[above] = f"{code},{content[len(code) :]}{newline}"
     entry = lines[above]
     indent = entry[: len(entry) - len(entry.lstrip())] if above > key else "    "
     added = [f'{indent}"{t}",{newline}' for t in missing]

@@ -42,10 +42,19 @@ class QueuePlan:
     consumer: Consumer | None
     types: tuple[str, ...]  # "module:Class" of the payload classes that may cross
     ident: str  # a Python identifier for the queue
+    # Where the app builds the instance holding the queue at run time (quoted in the stub).
+    built_at: tuple[str, ...] = ()
+
+    @property
+    def runtime_instance(self) -> bool:
+        """The queue lives on instances the app builds at run time only (in lifespan, a
+        factory, Depends): the worker's ``run_<queue>`` is a stub that must build one."""
+        ref = self.ref
+        return ref.owner_class is not None and ref.instance is None and not ref.ambiguous
 
     @property
     def stub(self) -> bool:
-        return self.consumer is None or self.consumer.dispatch is None
+        return self.consumer is None or self.consumer.dispatch is None or self.runtime_instance
 
 
 @dataclass(frozen=True)
@@ -272,7 +281,8 @@ def _render_queue(queue: QueuePlan, plan: Plan) -> str:
 def dispatcher_name(queue: QueuePlan) -> str | None:
     """The task rewrite sends the queue's items to, when the worker can run one alone."""
     if queue.ref.owner_class is not None and queue.ref.instance is None:
-        return None
+        if not queue.runtime_instance:
+            return None  # several instances: whose handlers run an item is the user's call
     return f"dispatch_{queue.ident}"
 
 
@@ -288,9 +298,9 @@ def _render_dispatcher(queue: QueuePlan, dispatch: Dispatch | None, plan: Plan) 
         f'    """Runs one item of {ref.key} as its consumer loop did.\n\n'
         '    After rewrite, put(item) on the queue becomes this task\'s delay(item)."""\n',
     ]
-    if ref.owner_class is not None:
+    if ref.owner_class is not None and ref.instance is not None:
         lines.append(f"    from {ref.instance_module} import {ref.instance} as owner\n\n")
-    if dispatch is None:
+    if dispatch is None or queue.runtime_instance:
         lines.append(f"    return resolve_awaitable(run_{queue.ident}(item))\n")
         return "".join(lines)
     if dispatch.run is not None:
@@ -310,13 +320,14 @@ def _render_dispatch_helpers(queue: QueuePlan, dispatch: Dispatch | None) -> str
     ident = queue.ident
     if dispatch is None:
         return _render_stub(queue).lstrip("\n")
+    stub = _render_stub(queue) if queue.runtime_instance else ""
     if dispatch.run is not None:
-        return ""
+        return stub.lstrip("\n")
     item = dispatch.item_var
     text = f"def route_{ident}({item}: Any) -> Any:\n    return {dispatch.route}\n"
     if dispatch.call is not None:
         text += f"\n\ndef call_{ident}(fn: Any, {item}: Any) -> Any:\n    return {dispatch.call}\n"
-    return text
+    return text + stub
 
 
 def _type_imports(queue: QueuePlan) -> tuple[list[str], str]:
@@ -367,6 +378,10 @@ def _render_stub(queue: QueuePlan) -> str:
         why = consumer.reason or "the consumer's dispatch could not be read"
         quoted = [f"# {line}".rstrip() for line in consumer.loop_source.splitlines()]
         quoted.insert(0, f"# {consumer.module.rel}:{consumer.line} ({consumer.function}):")
+    if queue.runtime_instance:
+        cls = queue.ref.owner_class
+        why = f"the app builds its {cls} at run time only, the worker needs one (below)"
+        quoted += _instance_advice(queue)
     body = "\n".join(f"    {line}" for line in quoted)
     return (
         f"\n\ndef run_{queue.ident}(item: Any) -> Any:  # {STUB_MARK}\n"
@@ -375,6 +390,34 @@ def _render_stub(queue: QueuePlan) -> str:
         f"{body}\n"
         f'    raise NotImplementedError("fill in run_{queue.ident}")\n'
     )
+
+
+def _instance_advice(queue: QueuePlan) -> list[str]:
+    """How to give the worker an instance: build one as the app does, once per process."""
+    cls = queue.ref.owner_class
+    lines = [
+        "#",
+        f"# Give the worker a {cls} built the way the app builds one, once per worker",
+        "# process (a functools.cache getter; import the app's modules inside it):",
+    ]
+    if queue.built_at:
+        head, *code = queue.built_at
+        lines.append(f"#   the app, at {head}")
+        lines += [f"#       {line}" for line in code]
+    else:
+        lines.append(f"#   (init found no `x = {cls}(...)` in a function of the app: use its")
+        lines.append("#   factory or singleton getter if it has one)")
+    dispatch = _dispatch_of(queue)
+    if dispatch is not None and dispatch.handlers is not None and dispatch.call is None:
+        handlers = dispatch.handlers
+        lines.append("# then run the item as the loop does, `owner` being that instance:")
+        lines.append(f"#   return {handlers}[route_{queue.ident}(item)](item)")
+    elif dispatch is not None and dispatch.run is not None and dispatch.run.startswith("owner."):
+        lines.append("# then run the item as the loop does, `owner` being that instance:")
+        lines.append(f"#   return {dispatch.run}(item)")
+    else:
+        lines.append("# then do with the item what the loop above does, on that instance.")
+    return lines
 
 
 def _render_function(function: FunctionPlan, plan: Plan) -> str:

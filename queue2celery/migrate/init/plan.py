@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from collections.abc import Iterable
@@ -14,10 +15,11 @@ from .._periodic_model import PeriodicJob
 from ..beat_schedule import MARKER as SCHEDULE_MARKER
 from ..beat_schedule import generate_schedule
 from ..config import MigrateConfig, find_pyproject
-from ..results import FileError
+from ..results import FileError, Site
 from ..scan import scan
 from ._dispatch import QueueRef, find_consumer, locate_queue
 from ._functions import FunctionTarget, read_function
+from ._instances import where_built
 from ._project import CeleryApp, Project, load_project
 from ._pyproject import merge_tables, merge_types
 from ._render import (
@@ -64,6 +66,11 @@ class InitResult:
     conflict: str | None  # the diff of a hand-edited region init did not overwrite
     errors: tuple[FileError, ...]
     dry_run: bool
+    # (function, why) for background work that must run on this host: no task, no mapping.
+    local: tuple[tuple[str, str], ...] = ()
+    # (wrapper or manager method, what covers it): callers of a function that puts onto a
+    # queue; that queue's mapping covers them, nothing is mapped for the function itself.
+    covered: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -119,7 +126,8 @@ def init(
     site_modules = {m for s in found.sites if (m := _module_of(project, s.path))}
     plan = Plan(package, tasks_module, (app_module, app_attr))
     listed = listed_classes(project, config.types, candidates)
-    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates, listed)
+    covered: list[tuple[str, str]] = []
+    queue_map, function_map = _plan_queues(project, found.sites, plan, candidates, listed, covered)
     importers = {*site_modules, *(q.ref.module.name for q in plan.queues), tasks_module}
     if chosen is not None and _reaches(project, chosen.module, importers):
         candidates.append(
@@ -135,7 +143,10 @@ def init(
         for t in project.existing_tasks()
         if not t.function.startswith(f"{tasks_module}.")
     }
+    local = _host_bound(found.sites)
     for key in sorted({s.queue for s in found.sites if s.kind in FUNCTION_KINDS and s.queue}):
+        if key in local:
+            continue
         reuse = next((t for t in existing.values() if key in t.calls), None)
         if reuse is not None:
             function_map[key] = reuse.function
@@ -160,9 +171,7 @@ def init(
         conflict = writer.write_region(tasks_path, doc, body, force)
     if conflict is None:
         types = [spec.replace(":", ".") for spec in plan.carried]
-        _write_tables(
-            root, writer, {"queues": queue_map, "functions": function_map}, reused, types
-        )
+        _write_tables(root, writer, {"queues": queue_map, "functions": function_map}, reused, types)
     kept = writer.kept
     return InitResult(
         package,
@@ -176,6 +185,57 @@ def init(
         conflict,
         tuple(errors),
         dry_run,
+        tuple(sorted(local.items())),
+        tuple(covered),
+    )
+
+
+def _host_bound(sites: Iterable[Site]) -> dict[str, str]:
+    """Background functions that must run on this host (scan's ``host-bound`` risk), with
+    the reason: init gives them no task (rewrite keeps their calls local too)."""
+    out: dict[str, str] = {}
+    for site in sites:
+        if site.kind not in FUNCTION_KINDS or not site.queue:
+            continue
+        why = next((r.message for r in site.risks if r.code == "host-bound"), None)
+        if why is not None:
+            out.setdefault(site.queue, why)
+    return out
+
+
+def _covering_queues(project: Project, key: str, sites: Iterable[Site]) -> list[str]:
+    """The queues the puts inside function ``key`` (a wrapper, a manager's enqueue method)
+    go onto."""
+    found = project.find(key)
+    if found is None:
+        return []
+    module, rest = found
+    node: ast.AST | None = module.tree
+    for part in rest.split("."):
+        body = getattr(node, "body", [])
+        node = next(
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and n.name == part
+            ),
+            None,
+        )
+        if node is None:
+            return []
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    first, last = node.lineno, node.end_lineno or node.lineno
+    return sorted(
+        {
+            s.queue
+            for s in sites
+            if s.kind == "queue_put"
+            and s.queue
+            and s.path == module.rel
+            and first <= s.line <= last
+        }
     )
 
 
@@ -205,20 +265,28 @@ def _plan_schedule(
 
 def _plan_queues(
     project: Project,
-    sites: Iterable,
+    sites: Iterable[Site],
     plan: Plan,
     candidates: list[tuple[str, str]],
     listed: tuple[str, ...] = (),
+    covered: list[tuple[str, str]] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """One adopted queue per queue object, however scan named it: a manager's queue is found
     both as ``TaskManager.queue`` (the put inside its enqueue method) and as ``task_manager``
     (its callers). Only the queue itself is mapped: rewrite changes the put inside the
     enqueue method, and the callers keep calling the manager."""
     queue_map: dict[str, str] = {}
+    sites = list(sites)
     keys = sorted({s.queue for s in sites if s.kind in QUEUE_KINDS and s.queue})
+    wrappers = {s.queue for s in sites if s.kind == "manager_enqueue" and s.via and s.queue}
     groups: dict[tuple[str, str | None, str], list[QueueRef]] = {}
     for key in keys:
         found = locate_queue(project, key)
+        onto = _covering_queues(project, key, sites) if key in wrappers else []
+        if found is None and onto:
+            if covered is not None:
+                covered.append((key, ", ".join(onto)))
+            continue
         if found is None:
             candidates.append((key, "init cannot find the statement that builds this queue"))
             continue
@@ -236,11 +304,16 @@ def _plan_queues(
             )
         refs.append(ref)
     idents: set[str] = set()
+    # Every queue carries every payload class: the ones init finds now are written to
+    # `types` and come back as `listed` on the next run, which must write the same module.
+    types = tuple(sorted({*listed, *(c for ref in refs for c in payload_classes(project, ref))}))
     for ref in refs:
         ident = _ident(ref, idents)
         consumer = find_consumer(project, ref)
-        types = tuple(sorted({*payload_classes(project, ref), *listed}))
-        queue = QueuePlan(ref, consumer, types, ident)
+        built: tuple[str, ...] = ()
+        if ref.owner_class is not None and ref.instance is None and not ref.ambiguous:
+            built = where_built(project, ref.module, ref.owner_class)
+        queue = QueuePlan(ref, consumer, types, ident, built)
         plan.queues.append(queue)
         if ref.owner_class is None:
             plan.imports_for_worker.append(ref.module.name)
@@ -311,8 +384,7 @@ def _choose_app(project: Project, app: str | None, tasks_module: str) -> CeleryA
         if match is None:
             known = ", ".join(a.spec for a in apps) or "none"
             raise ConfigError(
-                f"--app {app!r}: no Celery app {attr!r} is built in {module} "
-                f"(apps found: {known})"
+                f"--app {app!r}: no Celery app {attr!r} is built in {module} (apps found: {known})"
             )
         return match
     if len(apps) > 1:
@@ -443,4 +515,3 @@ class _Writer:
             region = region.replace("\n", "\r\n")
         self.write(path, before + region + after)
         return None
-
