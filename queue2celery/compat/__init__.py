@@ -4,6 +4,7 @@ errors and a bounded, policy-driven answer when the broker is down."""
 from __future__ import annotations
 
 from ._handle import CeleryHandle
+from .carry import carry_types
 from .compat_queue import CompatQueue, OnBrokerError
 from .operations import (
     RolloutReport,
@@ -29,6 +30,7 @@ __all__ = [
     "RolloutStore",
     "Spool",
     "bucket_for",
+    "carry_types",
     "drift",
     "rollout_clear",
     "rollout_set",

@@ -53,7 +53,8 @@ def test_a_manager_is_one_adopted_queue_mapped_by_its_attribute(
     assert '"notes.core.task_manager.task_manager"' not in pyproject
     assert 'types = ["notes.core.task_manager.Task"]' in pyproject
     # Celery's JSON carries Task in every process that imports the module.
-    assert "register_type(cls, " in tasks
+    assert "    carry_types(Task)\n" in tasks
+    assert "queue2celery.compat._types" not in tasks and "_codec" not in tasks
     assert "@before_task_publish.connect\n@worker_init.connect\n" in tasks
 
 

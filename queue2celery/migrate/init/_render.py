@@ -150,20 +150,15 @@ def render_region(plan: Plan) -> str:
         std.append("from typing import Any")
     toolkit = ["from queue2celery.celery_tasks import resolve_awaitable"]
     third = []
+    compat = []
     if plan.carried:
-        third = [
-            "from celery.signals import before_task_publish, worker_init",
-            "from kombu.utils.json import register_type",
-        ]
-        toolkit += [
-            "from queue2celery.compat._types import TypeEncoder",
-            "from queue2celery.legacy_queue._codec import TypeTable, tag_of",
-        ]
+        third = ["from celery.signals import before_task_publish, worker_init"]
+        compat.append("carry_types")
     if plan.queues:
-        toolkit += [
-            "from queue2celery.compat import CompatQueue",
-            "from queue2celery.legacy_queue import adopt",
-        ]
+        compat.insert(0, "CompatQueue")
+        toolkit.append("from queue2celery.legacy_queue import adopt")
+    if compat:
+        toolkit.append(f"from queue2celery.compat import {', '.join(compat)}")
     app_module, app_attr = plan.app_import
     alias = "" if app_attr == "celery_app" else " as celery_app"
     app = [f"from {app_module} import {app_attr}{alias}"]
@@ -453,11 +448,7 @@ def _render_carried(carried: list[str]) -> str:
         "    sending process) and when a worker starts; only the classes listed here are\n"
         '    rebuilt."""\n'
         f"{imports}"
-        f"    classes = ({names},)\n"
-        "    table = TypeTable(classes)\n"
-        '    encoder = TypeEncoder(table, "json")\n'
-        "    for cls in classes:\n"
-        '        register_type(cls, f"q2c:{tag_of(cls)}", encoder.encode, table.decode)\n'
+        f"    carry_types({names})\n"
         "\n\n"
         "@before_task_publish.connect\n"
         "@worker_init.connect\n"
