@@ -57,6 +57,11 @@ def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
             f"start with {site.target}.delay(...) by hand and drop the lines that use the "
             "handle (a set holding it, its done-callback, join)"
         )
+    if site.target and site.kind == "queue_put" and line[: site.col - 1].endswith("await "):
+        return (
+            f"{what}: rewrite leaves an awaited put (an asyncio.Queue's): replace `await "
+            f"....put(item)` with {site.target}.delay(item) by hand, without the await"
+        )
     if site.target:
         return f"{what}: run `queue2celery rewrite` to call {site.target}.delay()"
     local = local_function_advice(site.queue or "", tree)

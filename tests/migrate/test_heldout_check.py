@@ -88,3 +88,17 @@ def test_init_says_the_same_for_a_parameter(tmp_path: Path) -> None:
     why = read_function(load_project(root), "kb.core.legacy.fire_and_forget.<locals>.coro_fn")
     assert isinstance(why, str)
     assert why.startswith("coro_fn is a parameter of fire_and_forget(): its callers decide")
+
+
+def test_an_awaited_put_rewrite_leaves_is_not_sent_to_rewrite(tmp_path: Path) -> None:
+    root = make_app("kb", tmp_path)
+    pyproject = root / "pyproject.toml"
+    mapping = '"kb.core.jobs.JobManager._queue" = "kb.celery_tasks.dispatch_jobs"\n'
+    pyproject.write_text(pyproject.read_text() + MAPPING.replace("]\n", "]\n" + mapping, 1))
+    assert rewrite(root, load_config(root), jobs=1).ok
+    assert "await self._queue.put(job)" in (root / "kb/core/jobs.py").read_text()
+    result = check(root, load_config(root), jobs=1)
+    (message,) = [f.message for f in result.findings if f.path == "kb/core/jobs.py"]
+    assert "rewrite leaves an awaited put" in message
+    assert "kb.celery_tasks.dispatch_jobs.delay(item) by hand, without the await" in message
+    assert "run `queue2celery rewrite`" not in message
