@@ -135,15 +135,20 @@ def rewrite(
         if may_hold_site(data, names) and mentions(data, names):
             candidates.append(f)
             originals[f.rel] = data
-    if on_total:
-        on_total(len(candidates))
     # Only a literal tuple put needs to know whether its queue is a PriorityQueue.
     tuples = any(_TUPLE_PUT.search(originals[f.rel]) for f in candidates)
     facts = TreeFacts()
-    # Host-bound functions (config.functions) and PriorityQueues fed tuples need the
-    # tree-wide scan; a tree mapping neither is rewritten without one.
-    if (tuples and config.queues) or (config.functions and candidates):
-        facts = _tree_facts(scanned or scan(path, config, jobs=jobs))
+    if candidates:
+        # scan decides which calls are sites (one rule set): the codemods run only on the
+        # files holding a mapped site (or that scan could not parse: their error is
+        # rewrite's to report too). The same scan says which functions are host-bound
+        # and which mapped queues are fed (priority, item) tuples.
+        found = scanned or scan(path, config, jobs=jobs)
+        facts = _tree_facts(found)
+        keep = {s.path for s in found.sites if s.target} | {e.path for e in found.errors}
+        candidates = [f for f in candidates if f.rel in keep]
+    if on_total:
+        on_total(len(candidates))
     if tuples and config.queues:
         built = built_as_priority_queues(files, config.queues)
         facts = replace(facts, priority_queues=facts.priority_queues | built)
