@@ -14,15 +14,23 @@ other beat waits for. Its defaults are made for a single long-lived server; here
 
 redbeat >= 2.1 stops a beat whose lock acquisition failed instead of letting it tick without
 the lock (redbeat #208, fixed by #240), and extends the lock only if it still owns it (#127).
+
+One gap is left: a leader frozen (SIGSTOP, a paused VM) after deciding a tick is due and
+before recording that it sent it. A standby takes the lock, finds the same tick due and
+sends it; the old leader wakes and sends it too (seen here: two runs 19 ms apart). So each
+tick is claimed before it is sent, with SET NX on a key naming the entry and its previous
+run time (the same on every beat until one of them sends the tick): whichever beat claims
+it sends it, the other logs and sends nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from celery import Celery
-from redbeat.schedulers import RedBeatScheduler
+from redbeat.schedulers import RedBeatScheduler, get_redis
 
 from ..errors import ConfigError
 
@@ -41,8 +49,13 @@ DEFAULT_MAX_INTERVAL = 5.0
 #: The lock TTL in loop intervals when none is configured.
 LOCK_INTERVALS = 5
 LOCK_TIMEOUT_ENV = "Q2C_BEAT_LOCK_TIMEOUT"
+#: A tick's claim outlives a frozen leader by this many lock timeouts (at least a minute):
+#: one frozen longer than that wakes to a tick long past, a misfire, not a duplicate.
+CLAIM_LOCK_TIMEOUTS = 20
 MAX_INTERVAL_ENV = "Q2C_BEAT_MAX_INTERVAL"
 _SOCKET_TIMEOUT = 5.0
+
+logger = logging.getLogger("queue2celery.beat")
 
 
 def redbeat_key_prefix(app: Celery) -> str:
@@ -117,3 +130,23 @@ class Scheduler(RedBeatScheduler):
             delattr(app, "redbeat_conf")
         lock_timeout = apply_beat_defaults(app, float(interval))
         super().__init__(app, max_interval=interval, lock_timeout=lock_timeout, **kwargs)
+
+    def apply_async(
+        self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        """Send ``entry``'s due tick unless another beat has already claimed it."""
+        if not self._claim(entry):
+            logger.warning(
+                "beat: the tick of %s after %s was already sent by another beat; not sending "
+                "it twice",
+                entry.name,
+                entry.last_run_at,
+            )
+            return None
+        return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+
+    def _claim(self, entry: Any) -> bool:
+        previous = entry.last_run_at.isoformat() if entry.last_run_at else "never"
+        key = f"{self.app.redbeat_conf.key_prefix}q2c:tick:{entry.name}:{previous}"
+        ttl = max(60, int(CLAIM_LOCK_TIMEOUTS * float(self.lock_timeout or 0)))
+        return bool(get_redis(self.app).set(key, "1", nx=True, ex=ttl))
