@@ -6,23 +6,26 @@ Facts are plain frozen data so worker processes can send them back; the cross-fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from ._handler_finder import HandlerFact, HandlerScanner, StateUse
+from ._facts import (
+    CANDIDATE_METHODS,
+    ENQUEUE_METHODS,
+    ArgShape,
+    CallFact,
+    FileFacts,
+    Signature,
+    SpawnFact,
+)
+from ._handler_finder import HandlerScanner
 from ._resolve import BACKGROUND_TASKS, METADATA, RET, Resolver
-from ._risks import Risk, payload_risks
+from ._risks import RISKS, Risk
 from ._rules import SiteRules, Spawn, is_sentinel, payload_class, priority_split
 
-ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
-# Methods a home-made manager's enqueue entry point is often called; on an unresolved
-# receiver they make a candidate (a likely site scan could not decide).
-CANDIDATE_METHODS = frozenset(
-    {"add_task", "enqueue", "enqueue_task", "add_job", "submit_task", "push_task", "put_task"}
-)
 # Calls never worth a fact: builtins and the commonest methods on values.
 _NOISE = frozenset(
     {
@@ -54,35 +57,6 @@ _GET_METHODS = frozenset({"get", "get_nowait"})
 _EXECUTOR_METHODS = {"submit": 0, "run_in_executor": 1, "to_thread": 0, "start_new_thread": 0}
 
 
-@dataclass(frozen=True)
-class CallFact:
-    """A call spelled like an enqueue, with what its receiver resolves to."""
-
-    line: int
-    col: int
-    method: str
-    receivers: tuple[str, ...]
-    background: bool  # the receiver is a FastAPI BackgroundTasks
-    function: str | None  # add_task: the function passed first
-    risks: tuple[Risk, ...]
-    enclosing: str = ""  # the function the call is in
-    callees: tuple[str, ...] = ()  # a plain call `f(...)`: what `f` is
-    sentinel: bool = False  # put(None) / put(STOP)
-    priority: bool = False  # put((priority, item))
-    payload_class: str | None = None  # the payload is an instance of this class
-    startup: bool = False  # inside a lifespan/startup function
-    receiver_text: str = ""  # the receiver as written (for candidates' messages)
-    captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
-    shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
-    awaited: bool = False  # `await q.put(...)`: a site only on a drained asyncio queue
-
-
-# (positional names, how many are required, keyword-only names, *args, **kwargs)
-Signature = tuple[tuple[str, ...], int, tuple[str, ...], bool, bool]
-# (positional arguments given, keyword names given, a * or ** in the call)
-ArgShape = tuple[int, tuple[str, ...], bool]
-
-
 def signature_of(node: cst.FunctionDef) -> Signature:
     p = node.params
     positional = [*p.posonly_params, *p.params]
@@ -100,49 +74,6 @@ def arg_shape(args: Sequence[cst.Arg]) -> ArgShape:
     star = any(a.star for a in args)
     keywords = tuple(a.keyword.value for a in args if a.keyword is not None)
     return sum(1 for a in args if a.keyword is None and not a.star), keywords, star
-
-
-@dataclass(frozen=True)
-class SpawnFact:
-    """A fire-and-forget start of work (create_task, thread_start, executor_submit)."""
-
-    line: int
-    col: int
-    kind: str
-    enclosing: str
-    targets: tuple[str, ...]  # what the callable resolves to
-    captures: tuple[str, ...]  # a closure's names from its enclosing function
-    risks: tuple[Risk, ...]
-    direct: bool
-    shape: ArgShape | None = None  # the arguments the function gets
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """What one module says about enqueue calls and queue objects."""
-
-    module: str
-    calls: tuple[CallFact, ...] = ()
-    instances: tuple[tuple[str, tuple[str, ...]], ...] = ()  # object -> its class names
-    drained: frozenset[str] = frozenset()  # queues a thread/executor loop takes work from
-    pools: frozenset[str] = frozenset()  # queues used get-to-borrow, put-to-give-back
-    classes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # class -> its method names
-    threaded_classes: frozenset[str] = frozenset()  # classes that start threads or hold a queue
-    handlers: tuple[HandlerFact, ...] = ()  # registration-shaped decorators and calls
-    mutable_state: frozenset[str] = frozenset()  # module-level dicts, lists, sets, ...
-    state_uses: tuple[StateUse, ...] = ()  # functions touching module-level names
-    spawns: tuple[SpawnFact, ...] = ()
-    drain_loops: tuple[tuple[tuple[str, ...], str], ...] = ()  # (queues, function)
-    thread_targets: frozenset[str] = frozenset()  # run by a thread, executor or task
-    callees: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it calls
-    returns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it returns
-    forever: frozenset[str] = frozenset()  # functions with a `while True`-like loop
-    class_kinds: tuple[tuple[str, str], ...] = ()  # class -> dataclass/pydantic/.../plain
-    host_bound: tuple[tuple[str, str], ...] = ()  # function -> why it must run on this host
-    says_queue: bool = True  # the text says "Queue" (the pre-filter's rule for self.x.put)
-    signatures: tuple[tuple[str, Signature], ...] = ()  # function -> its parameters
-    error: str | None = field(default=None, compare=False)
-    parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
 
 @dataclass
@@ -673,3 +604,62 @@ def analyze(source: bytes, module: str, is_package: bool) -> FileFacts:
     collector = FactCollector(module, is_package)
     wrapper.visit(collector)
     return replace(collector.facts(), says_queue=b"Queue" in source)
+
+
+# -- payload risks (libcst) --
+NamesOf = Callable[[cst.BaseExpression], frozenset[str]]
+
+
+def payload_risks(values: Iterable[cst.BaseExpression], names_of: NamesOf) -> tuple[Risk, ...]:
+    """The risks found in ``values``, each code once, in a stable order."""
+    found: set[str] = set()
+    for value in values:
+        _walk(value, names_of, found)
+    return tuple(RISKS[code] for code in RISKS if code in found)
+
+
+def _walk(node: cst.CSTNode, names_of: NamesOf, found: set[str]) -> None:
+    if isinstance(node, cst.Lambda):
+        found.add("lambda")
+        return
+    if isinstance(node, cst.Tuple):
+        found.add("tuple-literal")
+    elif isinstance(node, (cst.Set, cst.SetComp)):
+        found.add("set-literal")
+    elif isinstance(node, cst.SimpleString) and "b" in node.prefix.lower():
+        found.add("bytes-literal")
+    elif isinstance(node, cst.Dict):
+        for element in node.elements:
+            if isinstance(element, cst.DictElement) and _non_string_key(element.key):
+                found.add("dict-non-str-key")
+    elif isinstance(node, cst.Call):
+        _call_risk(node, names_of, found)
+    for child in node.children:
+        _walk(child, names_of, found)
+
+
+def _non_string_key(key: cst.BaseExpression) -> bool:
+    if isinstance(key, (cst.Integer, cst.Float, cst.Imaginary, cst.Tuple)):
+        return True
+    if isinstance(key, cst.UnaryOperation) and isinstance(key.expression, (cst.Integer, cst.Float)):
+        return True
+    return isinstance(key, cst.Name) and key.value in {"True", "False", "None"}
+
+
+def _call_risk(node: cst.Call, names_of: NamesOf, found: set[str]) -> None:
+    names = names_of(node.func)
+    if "builtins.frozenset" in names:
+        found.add("frozenset")
+    elif "builtins.set" in names:
+        found.add("set-literal")
+    elif "builtins.bytes" in names or "builtins.bytearray" in names:
+        found.add("bytes-literal")
+    elif _class_like(node.func):
+        found.add("object-construction")
+
+
+def _class_like(func: cst.BaseExpression) -> bool:
+    # Classes are CapWords by convention (PEP 8); functions and builtins that build
+    # JSON-safe values (dict, list, str) are lower case.
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and name[:1].isupper() and not name.isupper()

@@ -10,11 +10,11 @@ across files by :mod:`._link`, as for sites.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import libcst as cst
 from libcst.metadata import Access, Assignment, FunctionScope, GlobalScope, Scope, ScopeProvider
 
+from ._facts import HandlerFact, Number, StateUse
 from ._resolve import GetMetadata, Resolver
 
 HANDLER_METHODS = frozenset({"handler", "add_handler", "register_handler"})
@@ -59,32 +59,7 @@ MUTABLE_FACTORIES = frozenset(
 _STRINGS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 _MUTABLE_LITERALS = (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)
 
-Number = int | float
 GetPosition = Callable[[cst.CSTNode], tuple[int, int]]  # 1-based line and column
-
-
-@dataclass(frozen=True)
-class HandlerFact:
-    """A registration-shaped decorator or call, with what its receiver resolves to."""
-
-    line: int
-    col: int
-    method: str
-    receivers: tuple[str, ...]
-    name: str | None  # the explicit name, else the function's own name
-    function: str | None  # fully qualified name of the registered function
-    max_retries: Number | None
-    retry_delay: Number | None
-
-
-@dataclass(frozen=True)
-class StateUse:
-    """A function touching a module-level name: ``write`` (item assignment, a mutating
-    method), ``rebind`` (``global x`` then ``x = ...``) or ``read``."""
-
-    function: str
-    variable: str
-    kind: str
 
 
 class HandlerScanner:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ._analyze import CANDIDATE_METHODS, ArgShape, CallFact, FileFacts, Signature, SpawnFact
-from ._handler_finder import HandlerFact, StateUse
-from ._resolve import (
-    ASYNC_QUEUE_CLASSES,
-    QUEUE_CLASSES,
-    RET,
-    STATE,
-    TYPE,
-    is_legacy_task_queue_class,
+from ._facts import (
+    CANDIDATE_METHODS,
+    ArgShape,
+    CallFact,
+    FileFacts,
+    HandlerFact,
+    Signature,
+    SpawnFact,
+    StateUse,
 )
 from ._risks import (
     Risk,
@@ -25,6 +25,14 @@ from ._risks import (
     requeue_risk,
     sentinel_risk,
     startup_risk,
+)
+from ._symbols import (
+    ASYNC_QUEUE_CLASSES,
+    QUEUE_CLASSES,
+    RET,
+    STATE,
+    TYPE,
+    is_legacy_task_queue_class,
 )
 from .config import MigrateConfig
 from .results import Candidate, HandlerSite, Site

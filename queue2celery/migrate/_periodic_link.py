@@ -343,6 +343,7 @@ class Linker:
     def _library_job(self, facts: ModuleFacts, fact: JobFact) -> PeriodicJob | None:
         raise NotImplementedError
 
+
 def _replace(job: PeriodicJob, **changes: object) -> PeriodicJob:
     from dataclasses import replace
 
