@@ -24,11 +24,9 @@ from queue2celery.migrate._ast_analyze import analyze as ast_analyze
 from queue2celery.migrate._files import split_bom, too_deeply_nested
 
 
-def _legacy():
-    try:
-        from legacy_collector import analyze  # type: ignore[import-not-found]
-    except ImportError:
-        from queue2celery.migrate._analyze import analyze  # type: ignore[no-redef]
+def _legacy():  # type: ignore[no-untyped-def]
+    from legacy_collector import analyze  # type: ignore[import-not-found]
+
     return analyze
 
 

@@ -16,7 +16,7 @@ from ._ast_handlers import AstHandlerScanner
 from ._ast_resolve import Arg, AstResolver, cst_args
 from ._ast_risks import payload_risks
 from ._ast_rules import AstSiteRules, Spawn, is_sentinel, payload_class, priority_split
-from ._ast_scope import build_scopes, iter_params
+from ._ast_scope import build_scopes
 from ._ast_source import Source
 from ._facts import (
     CANDIDATE_METHODS,
@@ -29,7 +29,7 @@ from ._facts import (
 )
 from ._symbols import BACKGROUND_TASKS, RET
 
-__all__ = ["analyze", "parse"]
+__all__ = ["analyze", "analyze_tree", "parse"]
 
 # Calls never worth a fact: builtins and the commonest methods on values.
 _NOISE = frozenset(
@@ -598,9 +598,10 @@ def parse(data: bytes) -> ast.Module:
 
 def analyze(source: bytes, module: str, is_package: bool) -> FileFacts:
     """Parse ``source`` (no BOM) and collect its facts; raises SyntaxError, RecursionError."""
-    tree = parse(source)
+    return analyze_tree(parse(source), source, module, is_package)
+
+
+def analyze_tree(tree: ast.Module, source: bytes, module: str, is_package: bool) -> FileFacts:
+    """The facts of ``tree``, parsed from ``source``; raises RecursionError on deep trees."""
     collector = AstCollector(tree, Source(source), module, is_package)
     return replace(collector.facts(), says_queue=b"Queue" in source)
-
-
-__all__ += ["AstCollector", "iter_params"]

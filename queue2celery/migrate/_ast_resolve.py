@@ -9,7 +9,16 @@ import ast
 from collections.abc import Collection
 from typing import NamedTuple
 
-from ._ast_scope import BUILTIN, IMPORT, LOCAL, Binding, QName, ScopeBuilder, full_name
+from ._ast_scope import (
+    BUILTIN,
+    IMPORT,
+    LOCAL,
+    Binding,
+    QName,
+    ScopeBuilder,
+    _source_order,
+    full_name,
+)
 from ._symbols import RET, STATE, TYPE
 
 __all__ = ["Arg", "AstResolver", "cst_args"]
@@ -42,10 +51,8 @@ def cst_args(node: ast.Call) -> list[Arg]:
         else:
             out.append(Arg(keyword.arg, "", keyword.value))
     if node.args:
-        positions = [*node.args, *node.keywords]
-        order = sorted(
-            range(len(out)), key=lambda i: (positions[i].lineno, positions[i].col_offset)
-        )
+        positions: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+        order = sorted(range(len(out)), key=lambda i: _source_order(positions[i]))
         out = [out[i] for i in order]
     return out
 
@@ -77,7 +84,7 @@ class AstResolver:
 
     def qnames(self, expr: ast.expr) -> Collection[QName]:
         if isinstance(expr, ast.Constant) and any(expr.value is c for c in _SINGLETONS):
-            return {(f"builtins.{expr.value}", BUILTIN)}  # a Name in libcst
+            return {(f"builtins.{expr.value!s}", BUILTIN)}  # a Name in libcst
         inner = expr
         while isinstance(inner, ast.Attribute):
             inner = inner.value
@@ -173,7 +180,8 @@ class AstResolver:
         ):
             return None
         params = node.args
-        first = (params.posonlyargs or params.args or [None])[0]
+        positional = params.posonlyargs or params.args
+        first = positional[0] if positional else None
         if first is not binding.node or scope.parent.kind != "class":
             return None
         if any(_decorator_name(d) == "staticmethod" for d in node.decorator_list):

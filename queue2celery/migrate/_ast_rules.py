@@ -12,10 +12,12 @@ the ones the libcst rules give.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._ast_resolve import Arg, AstResolver, cst_args
-from ._ast_scope import iter_params
+from ._ast_scope import call_items, iter_params
 from ._symbols import RET, TYPE
 
 __all__ = ["AstSiteRules", "Spawn", "is_sentinel", "payload_class", "priority_split"]
@@ -154,9 +156,8 @@ class AstSiteRules:
         self.visit_Call(node)
         self.walk(node.func)
         if node.keywords and node.args:
-            items: list[ast.AST] = [*node.args, *node.keywords]
-            items.sort(key=lambda n: (n.lineno, n.col_offset))  # type: ignore[attr-defined]
-            self._walk_all(items)  # type: ignore[arg-type]
+            for item in call_items(node):
+                self.walk(item)
         else:
             self._walk_all(node.args)
             self._walk_all(node.keywords)  # type: ignore[arg-type]
@@ -401,7 +402,7 @@ class AstSiteRules:
         return "executor" in last.lower() or last.lower().endswith("pool")
 
 
-_WALK = {
+_WALK: dict[type[ast.AST], Callable[[AstSiteRules, Any], None]] = {
     ast.FunctionDef: AstSiteRules._w_function,
     ast.AsyncFunctionDef: AstSiteRules._w_function,
     ast.Lambda: AstSiteRules._w_lambda,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = ["Access", "Binding", "Scope", "ScopeBuilder", "build_scopes"]
 
@@ -70,8 +71,18 @@ def _import_qnames(node: ast.Import | ast.ImportFrom, full_name: str) -> set[QNa
 class Scope:
     """``kind``: global, builtin, function (a def or a lambda), class, comprehension."""
 
-    __slots__ = ("accesses", "assignments", "count", "kind", "name", "node", "overwrites")
-    __slots__ += ("parent", "prefix", "top")
+    __slots__ = (
+        "accesses",
+        "assignments",
+        "count",
+        "kind",
+        "name",
+        "node",
+        "overwrites",
+        "parent",
+        "prefix",
+        "top",
+    )
 
     def __init__(self, kind: str, parent: Scope | None, node: ast.AST | None, name: str | None):
         self.kind = kind
@@ -83,13 +94,13 @@ class Scope:
         self.accesses: list[Access] = []
         self.count = 0
         self.top: Scope = self if parent is None else parent.top  # the global scope
-        if kind in ("global", "builtin"):
-            self.prefix = ""
-        else:
-            last = {"class": [name], "comprehension": ["<comprehension>"]}.get(
-                kind, [name, "<locals>"]
-            )
-            self.prefix = ".".join(p for p in [self.parent.prefix, *last] if p)
+        last: list[str | None] = [name, "<locals>"]  # a function (a def or a lambda)
+        if kind == "class":
+            last = [name]
+        elif kind == "comprehension":
+            last = ["<comprehension>"]
+        parts = [] if parent is None else [self.parent.prefix, *last]
+        self.prefix: str = ".".join(p for p in parts if p)
 
     # -- libcst's rules --------------------------------------------------------------
     def visible_from_children(self) -> bool:
@@ -418,7 +429,7 @@ class ScopeBuilder:
                     break
 
 
-_METHODS = {
+_METHODS: dict[type[ast.AST], Callable[[ScopeBuilder, Any], None]] = {
     ast.Name: ScopeBuilder.v_Name,
     ast.Attribute: ScopeBuilder.v_Attribute,
     ast.Call: ScopeBuilder.v_Call,
@@ -459,13 +470,7 @@ def iter_params(args: ast.arguments) -> Iterator[tuple[ast.arg, ast.expr | None]
 
 def _call_arguments(node: ast.Call) -> list[ast.expr]:
     """A call's arguments (keyword values included) in source order."""
-    if not node.keywords:
-        return list(node.args)
-    if not node.args:
-        return [k.value for k in node.keywords]
-    items: list[ast.AST] = [*node.args, *node.keywords]
-    items.sort(key=lambda n: (n.lineno, n.col_offset))
-    return [n.value if isinstance(n, ast.keyword) else n for n in items]  # type: ignore[misc]
+    return [n.value if isinstance(n, ast.keyword) else n for n in call_items(node)]
 
 
 def call_items(node: ast.Call) -> list[ast.expr | ast.keyword]:
@@ -475,8 +480,12 @@ def call_items(node: ast.Call) -> list[ast.expr | ast.keyword]:
     if not node.args:
         return list(node.keywords)
     items: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
-    items.sort(key=lambda n: (n.lineno, n.col_offset))
+    items.sort(key=_source_order)
     return items
+
+
+def _source_order(node: ast.expr | ast.keyword) -> tuple[int, int]:
+    return node.lineno, node.col_offset
 
 
 def dotted_names(node: ast.expr) -> Iterator[tuple[str, ast.expr]]:
