@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 import os
+import sys
 from pathlib import Path
 
 from queue2celery.migrate import MigrateConfig, load_config, proposed_tables, rewrite, scan
