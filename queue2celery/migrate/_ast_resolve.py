@@ -83,11 +83,12 @@ class AstResolver:
                     self._assigned[id(target)] = (kind, node.value)
 
     def qnames(self, expr: ast.expr) -> Collection[QName]:
-        if isinstance(expr, ast.Constant) and any(expr.value is c for c in _SINGLETONS):
-            return {(f"builtins.{expr.value!s}", BUILTIN)}  # a Name in libcst
         inner = expr
         while isinstance(inner, ast.Attribute):
             inner = inner.value
+        if isinstance(inner, ast.Constant) and any(inner.value is c for c in _SINGLETONS):
+            # a Name in libcst, a builtin: `None.__class__` is named `builtins.None` too
+            return {(f"builtins.{inner.value!s}", BUILTIN)}
         if not isinstance(inner, ast.Name):
             return ()
         scope = self.s.scope_of.get(id(expr))
