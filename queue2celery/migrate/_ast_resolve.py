@@ -67,6 +67,9 @@ class AstResolver:
         # id(target Name) -> the value assigned to it, or its annotation; filled as the
         # collector passes assignments (so only what comes before a use is known, as in libcst).
         self._assigned: dict[int, tuple[str, ast.expr]] = {}
+        self._qnames: dict[int, Collection[QName]] = {}
+        self._owners: dict[int, str | None] = {}
+        self._fqns: dict[int, frozenset[str]] = {}
 
     def note_assignment(self, node: ast.Assign | ast.AnnAssign) -> None:
         if isinstance(node, ast.AnnAssign):
@@ -83,6 +86,14 @@ class AstResolver:
                     self._assigned[id(target)] = (kind, node.value)
 
     def qnames(self, expr: ast.expr) -> Collection[QName]:
+        """libcst's qualified names of a dotted name (other expressions have none); the
+        scopes are complete before the facts are collected, so each node's are kept."""
+        known = self._qnames.get(id(expr))
+        if known is None:
+            known = self._qnames[id(expr)] = self._compute_qnames(expr)
+        return known
+
+    def _compute_qnames(self, expr: ast.expr) -> Collection[QName]:
         inner = expr
         while isinstance(inner, ast.Attribute):
             inner = inner.value
@@ -138,6 +149,12 @@ class AstResolver:
         return frozenset(out)
 
     def fqns(self, expr: ast.expr) -> frozenset[str]:
+        known = self._fqns.get(id(expr))
+        if known is None:
+            known = self._fqns[id(expr)] = self._compute_fqns(expr)
+        return known
+
+    def _compute_fqns(self, expr: ast.expr) -> frozenset[str]:
         attr = self.self_attribute(expr)
         if attr is not None:
             return frozenset({attr})
@@ -157,6 +174,11 @@ class AstResolver:
         return scope.resolve(name.id)
 
     def method_class(self, name: ast.Name) -> str | None:
+        if id(name) not in self._owners:
+            self._owners[id(name)] = self._method_class(name)
+        return self._owners[id(name)]
+
+    def _method_class(self, name: ast.Name) -> str | None:
         bindings = self._bindings(name)
         if not bindings:
             return None

@@ -89,8 +89,14 @@ class AstSiteRules:
         if method is not None:
             method(self, node)
         else:
-            for child in ast.iter_child_nodes(node):
-                self.walk(child)
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, ast.AST):
+                            self.walk(item)
+                elif isinstance(value, ast.AST):
+                    self.walk(value)
         if isinstance(node, ast.stmt):
             self._statements.pop()
 

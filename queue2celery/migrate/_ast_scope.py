@@ -81,6 +81,7 @@ class Scope:
         "overwrites",
         "parent",
         "prefix",
+        "resolved",
         "top",
     )
 
@@ -92,6 +93,7 @@ class Scope:
         self.assignments: dict[str, list[Binding]] = {}
         self.overwrites: dict[str, Scope] = {}
         self.accesses: list[Access] = []
+        self.resolved: dict[str, list[Binding]] = {}  # filled once the scopes are built
         self.count = 0
         self.top: Scope = self if parent is None else parent.top  # the global scope
         last: list[str | None] = [name, "<locals>"]  # a function (a def or a lambda)
@@ -130,6 +132,12 @@ class Scope:
 
     def resolve(self, name: str) -> list[Binding]:
         """All assignments ``name`` may refer to from here (``scope[name]``)."""
+        found = self.resolved.get(name)
+        if found is None:
+            found = self.resolved[name] = self._resolve(name)
+        return found
+
+    def _resolve(self, name: str) -> list[Binding]:
         if self.kind == "builtin":
             if name in self.assignments:
                 return self.assignments[name]
