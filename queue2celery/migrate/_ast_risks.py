@@ -36,14 +36,28 @@ def _walk(node: ast.AST, names_of: NamesOf, found: set[str]) -> None:
             found.add("dict-non-str-key")
     elif isinstance(node, ast.Call):
         _call_risk(node, names_of, found)
-    elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple):
-        # x[a, b]: subscript elements in libcst, not a tuple
+    elif (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Tuple)
+        and not _parenthesized(node.slice)
+    ):
+        # x[a, b]: subscript elements in libcst, not a tuple (x[(a, b)] is one)
         _walk(node.value, names_of, found)
         for element in node.slice.elts:
             _walk(element, names_of, found)
         return
     for child in ast.iter_child_nodes(node):
         _walk(child, names_of, found)
+
+
+def _parenthesized(node: ast.Tuple) -> bool:
+    if not node.elts:
+        return True
+    first, last = node.elts[0], node.elts[-1]
+    starts_before = (node.lineno, node.col_offset) < (first.lineno, first.col_offset)
+    end = (node.end_lineno or 0, node.end_col_offset or 0)
+    ends_after = end > (last.end_lineno or 0, last.end_col_offset or 0)
+    return starts_before and ends_after
 
 
 def _non_string_key(key: ast.expr) -> bool:

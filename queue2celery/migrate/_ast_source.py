@@ -38,6 +38,7 @@ class Source:
         self.ascii = data.isascii()
         self.data = data if self.ascii else _utf8(data)
         self._lines: list[bytes] | None = None
+        self._offsets: list[int] | None = None
 
     @property
     def lines(self) -> list[bytes]:
@@ -72,28 +73,66 @@ class Source:
         """The source of ``node`` as written, with the parentheses around it, as libcst
         prints a node alone: the indentation of its statement (first line ``statement``)
         is not repeated on its continuation lines."""
-        lines = self.lines
-        start, end = node.lineno, node.end_lineno or node.lineno
-        first, last = node.col_offset, node.end_col_offset or 0
-        if start == end:
-            text = lines[start - 1][first:last] if start <= len(lines) else b""
-        else:
-            chunk = lines[start - 1 : end]
-            text = chunk[0][first:] + b"".join(chunk[1:-1]) + chunk[-1][:last]
+        starts = self._starts()
+        data = self.data
+        start = starts[node.lineno - 1] + node.col_offset
+        end = starts[(node.end_lineno or node.lineno) - 1] + (node.end_col_offset or 0)
+        while True:  # (q).put / (\n q  # comment\n).put: the parentheses are q's in libcst
+            before, after = self._back(start), self._forward(end)
+            if before < 0 or after >= len(data):
+                break
+            if data[before : before + 1] != b"(" or data[after : after + 1] != b")":
+                break
+            start, end = before, after + 1
+        text = data[start:end]
+        if b"\n" in text or b"\r" in text:
             indent = self._line(statement)
             indent = indent[: len(indent) - len(indent.lstrip(b" \t\f"))]
             if indent:
                 text = _dedent(text, indent)
-        line_start, line_end = lines[start - 1], lines[end - 1]
-        before, after = line_start[:first], line_end[last:]
-        # (q).put: the parentheses are q's in libcst
-        while True:
-            left, right = before.rstrip(b" \t"), after.lstrip(b" \t")
-            if not (left.endswith(b"(") and right.startswith(b")")):
-                break
-            text = before[len(left) - 1 :] + text + after[: len(after) - len(right) + 1]
-            before, after = left[:-1], right[1:]
         return text.decode("utf-8", "replace")
+
+    def _starts(self) -> list[int]:
+        if self._offsets is None:
+            offsets, total = [], 0
+            for line in self.lines:
+                offsets.append(total)
+                total += len(line)
+            offsets.append(total)
+            self._offsets = offsets
+        return self._offsets
+
+    def _back(self, at: int) -> int:
+        """The offset of the last code character before ``at`` (comments skipped)."""
+        data = self.data
+        i = at - 1
+        while i >= 0:
+            char = data[i : i + 1]
+            if char in b" \t\f\\":
+                i -= 1
+            elif char in b"\r\n":
+                line_start = max(data.rfind(b"\n", 0, i), data.rfind(b"\r", 0, i)) + 1
+                line = data[line_start:i]
+                hash_at = line.find(b"#")
+                i = line_start + (hash_at if hash_at >= 0 else len(line)) - 1
+            else:
+                return i
+        return -1
+
+    def _forward(self, at: int) -> int:
+        """The offset of the first code character from ``at`` (comments skipped)."""
+        data = self.data
+        i = at
+        while i < len(data):
+            char = data[i : i + 1]
+            if char in b" \t\f\r\n\\":
+                i += 1
+            elif char == b"#":
+                newline = data.find(b"\n", i)
+                i = len(data) if newline < 0 else newline
+            else:
+                return i
+        return len(data)
 
 
 def _dedent(text: bytes, indent: bytes) -> bytes:
