@@ -143,7 +143,6 @@ def scan(
     cache = FactsCache(config.source.parent) if use_cache and config.source else None
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
-    linker: Linker | None = None  # built on the final facts (the loop's last one is)
     while todo:
         _analyse(todo, mapped, facts, done, jobs, progress, cache)
         mapped = None  # modules needed for their definitions are analysed whatever they call
@@ -164,8 +163,7 @@ def scan(
     if cache is not None:
         cache.save()
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
-    if linker is None:
-        linker = Linker((f for f in facts.values() if not f.error), config)
+    linker = Linker((f for f in facts.values() if not f.error), config)
     sites: list[Site] = []
     candidates: list[Candidate] = []
     for rel, f in facts.items():
