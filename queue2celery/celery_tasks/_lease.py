@@ -182,7 +182,9 @@ class LeaseKeeper:
         restored = 0
         lease_index = self.prefix + self.keys.lease_index
         for _ in range(_RESTORE_PASSES):
-            tags = plain.zrangebyscore(lease_index, "-inf", cutoff, start=0, num=_RESTORE_BATCH)
+            tags = plain.zrangebyscore(
+                lease_index, "-inf", cutoff, start=0, num=_RESTORE_BATCH
+            )
             if not tags:
                 break
             for raw in tags:

@@ -222,7 +222,9 @@ class Channel(kombu_redis.Channel):
             return bool(super()._brpop_read(**options))
         try:
             try:
-                reply = self.client.parse_response(self.client.connection, self._pending, **options)
+                reply = self.client.parse_response(
+                    self.client.connection, self._pending, **options
+                )
             except self.connection_errors:
                 self.client.connection.disconnect()
                 raise

@@ -51,3 +51,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _entry() -> None:  # pragma: no cover
     sys.exit(main())
+

@@ -78,7 +78,8 @@ def _app_tasks(app_spec: str | None) -> list[str]:
         app.loader.import_default_modules()
     except Exception as exc:  # whatever the user's import raises: one line, exit 2
         raise ConfigError(
-            f"-A {app_spec}: importing the app's task modules failed: {type(exc).__name__}: {exc}"
+            f"-A {app_spec}: importing the app's task modules failed: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
     return sorted(name for name in app.tasks.keys() if not name.startswith("celery."))
 

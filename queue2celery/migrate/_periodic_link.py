@@ -343,7 +343,6 @@ class Linker:
     def _library_job(self, facts: ModuleFacts, fact: JobFact) -> PeriodicJob | None:
         raise NotImplementedError
 
-
 def _replace(job: PeriodicJob, **changes: object) -> PeriodicJob:
     from dataclasses import replace
 

@@ -83,7 +83,9 @@ class _Suppressions:
             try:
                 # Only a regular file is read: a finding may name a FIFO scan listed.
                 text = (
-                    path.read_text(encoding="utf-8-sig", errors="replace") if path.is_file() else ""
+                    path.read_text(encoding="utf-8-sig", errors="replace")
+                    if path.is_file()
+                    else ""
                 )
             except OSError:
                 text = ""

@@ -178,7 +178,9 @@ def receiver_matches(expr: ast.expr, ref: QueueRef, module: Module) -> bool:
     return False
 
 
-def _get_statement(loop: ast.While, ref: QueueRef, module: Module) -> tuple[ast.stmt, str] | None:
+def _get_statement(
+    loop: ast.While, ref: QueueRef, module: Module
+) -> tuple[ast.stmt, str] | None:
     for node in ast.walk(loop):
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
             continue

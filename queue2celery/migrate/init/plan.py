@@ -286,7 +286,8 @@ def _choose_app(project: Project, app: str | None, tasks_module: str) -> CeleryA
         if match is None:
             known = ", ".join(a.spec for a in apps) or "none"
             raise ConfigError(
-                f"--app {app!r}: no Celery app {attr!r} is built in {module} (apps found: {known})"
+                f"--app {app!r}: no Celery app {attr!r} is built in {module} "
+                f"(apps found: {known})"
             )
         return match
     if len(apps) > 1:
@@ -412,3 +413,4 @@ class _Writer:
             region = region.replace("\n", "\r\n")
         self.write(path, before + region + after)
         return None
+
