@@ -322,6 +322,40 @@ def test_import_migrate_loads_no_celery_kombu_redis_or_fakeredis() -> None:
     assert json.loads(out) == []
 
 
+def test_scan_and_check_import_no_libcst(tmp_path: Path) -> None:
+    """scan and check (the pre-commit hook) read code with ``ast``: libcst, which costs
+    0.3-1 s to import, is loaded only when a rewrite name is first used."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__init__.py").write_text("", encoding="utf-8")
+    (app / "routes.py").write_text(
+        "import queue\n\nq = queue.Queue()\n\n\ndef f(x):\n    q.put(x)\n", encoding="utf-8"
+    )
+    code = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from queue2celery.cli import cli\n"
+        "import queue2celery.migrate as m\n"
+        "root = sys.argv[1]\n"
+        "seen = [m.scan(Path(root), jobs=1).files_scanned == 2]\n"
+        "seen.append(bool(m.check(Path(root), jobs=1).findings))\n"
+        "for command in (['scan', root, '--json'], ['check', root]):\n"
+        "    try:\n"
+        "        cli.main(command, standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "seen.append('libcst' in sys.modules)\n"
+        "m.rewrite  # a rewrite name loads it\n"
+        "seen.append('libcst' in sys.modules)\n"
+        "print(json.dumps(seen))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, True, False, True]
+
+
 def _cli_command() -> list[str]:
     script = Path(sys.executable).parent / "queue2celery"
     return [str(script)] if script.exists() else [sys.executable, "-m", "queue2celery.cli"]

@@ -1,6 +1,6 @@
 """Per-file facts kept between runs, in ``.q2c_cache/`` next to the project's
 pyproject.toml (like ruff's ``.ruff_cache``; no pyproject, no cache). ``check`` runs in
-pre-commit on a tree where few files changed, and the libcst analysis is what costs. An
+pre-commit on a tree where few files changed, and the analysis is what costs. An
 entry is used only for the same file (path, size, modification time in ns), the same module
 name, the same filter and the same version of queue2celery; anything unreadable is ignored
 and recomputed."""
@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ._analyze import FileFacts
+from ._facts import FileFacts
 
 CACHE_DIR = ".q2c_cache"
-_FORMAT = 1
+_FORMAT = 2  # 2: facts from the ast collector
 
 Key = tuple[Any, ...]
 

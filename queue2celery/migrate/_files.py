@@ -95,15 +95,20 @@ def may_hold_site(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
 
 
 def calls_enqueue(data: bytes, mapped: frozenset[str] = frozenset()) -> bool:
-    """Second, exact filter for files the text filter kept: ``ast`` (C speed, about 1/20 of
-    a libcst analysis) sees real calls only, not the ones in docstrings or comments.
-    A file ``ast`` cannot parse (newer syntax) is kept: libcst decides."""
+    """Second, exact filter for files the text filter kept: ``ast`` sees real calls only,
+    not the ones in docstrings or comments. A file ``ast`` cannot parse is kept (the
+    analysis reports why)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True
+    return tree_calls_enqueue(tree, data, mapped)
+
+
+def tree_calls_enqueue(tree: ast.Module, data: bytes, mapped: frozenset[str]) -> bool:
+    """:func:`calls_enqueue` on a tree already parsed."""
     has_queue_word = b"Queue" in data
     for node in ast.walk(tree):
         if _registers_handler(node) or _spawns(node):

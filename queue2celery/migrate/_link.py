@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ._analyze import CANDIDATE_METHODS, ArgShape, CallFact, FileFacts, Signature, SpawnFact
-from ._handler_finder import HandlerFact, StateUse
-from ._resolve import (
-    ASYNC_QUEUE_CLASSES,
-    QUEUE_CLASSES,
-    RET,
-    STATE,
-    TYPE,
-    is_legacy_task_queue_class,
+from ._facts import (
+    CANDIDATE_METHODS,
+    ArgShape,
+    CallFact,
+    FileFacts,
+    HandlerFact,
+    Signature,
+    SpawnFact,
+    StateUse,
 )
 from ._risks import (
     Risk,
@@ -25,6 +25,14 @@ from ._risks import (
     requeue_risk,
     sentinel_risk,
     startup_risk,
+)
+from ._symbols import (
+    ASYNC_QUEUE_CLASSES,
+    QUEUE_CLASSES,
+    RET,
+    STATE,
+    TYPE,
+    is_legacy_task_queue_class,
 )
 from .config import MigrateConfig
 from .results import Candidate, HandlerSite, Site
@@ -594,15 +602,18 @@ def words_needed(linker: Linker, facts: Iterable[FileFacts]) -> set[tuple[bytes,
     manager's class, its module, a factory returning it or ``state``), wrappers
     (``send_event(``) and ``app.state`` attributes (``state.task_manager``)."""
     out: set[tuple[bytes, bytes]] = set()
-    for cls, method in linker.enqueue_methods:
-        if method in ENQUEUE or method.startswith("_"):  # private: called in its module
-            continue
-        anchors = {cls.rpartition(".")[2]}
-        anchors |= {
-            fn.rpartition(".")[2]
-            for fn in linker.returns
-            if not fn.rpartition(".")[2].startswith("__") and TYPE + cls in linker.atoms(RET + fn)
-        }
+    public = [(c, m) for c, m in linker.enqueue_methods if m not in ENQUEUE and m[:1] != "_"]
+    factories: dict[str, set[str]] = {}  # class -> functions returning an instance of it
+    if public:  # private methods are called in their own module
+        for fn in linker.returns:
+            last = fn.rpartition(".")[2]
+            if last.startswith("__"):
+                continue
+            for atom in linker.atoms(RET + fn):
+                if atom.startswith(TYPE):
+                    factories.setdefault(atom[len(TYPE) :], set()).add(last)
+    for cls, method in public:
+        anchors = {cls.rpartition(".")[2], *factories.get(cls, ())}
         alternatives = b"|".join(re.escape(a.encode()) for a in sorted(anchors) if a)
         spelled = rb"\." + method.encode() + rb"\s*\("
         out.add((spelled, rb"\b(?:" + alternatives + rb")\b"))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -47,6 +45,10 @@ def parallel_map(
             if progress:
                 progress(1)
         return out
+    # Imported here: a run served by the cache, or with few files, never starts a pool.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     # Small chunks keep the cores busy when a few files cost far more than the rest.
     size = max(1, min(64, len(items) // (jobs * 8)))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
@@ -67,6 +69,9 @@ def parallel_map(
 
 
 def _isolated(func: Callable[[T], R], item: T, on_crash: Callable[[T], R] | None) -> R:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         with ProcessPoolExecutor(max_workers=1) as pool:
             return pool.submit(func, item).result()

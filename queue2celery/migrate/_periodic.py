@@ -60,20 +60,6 @@ def may_hold_periodic(data: bytes) -> bool:
     return b"while" in data and _PAUSE.search(data) is not None
 
 
-def _facts_job(job: Job) -> ModuleFacts:
-    path, rel, module, is_package = job
-    try:
-        with open(path, "rb") as handle:
-            _, data = split_bom(handle.read())
-        if not may_hold_periodic(data):
-            return ModuleFacts(module, rel)
-        return collect(data, module, is_package, rel)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
-        return ModuleFacts(module, rel)  # scan's own pass reports files that do not parse
-    except Exception as exc:
-        return ModuleFacts(module, rel, error=f"periodic analysis failed: {type(exc).__name__}")
-
-
 def _facts_job_forced(job: Job) -> ModuleFacts:
     path, rel, module, is_package = job
     try:
@@ -157,6 +143,13 @@ def _instance_names(facts: Sequence[ModuleFacts]) -> set[str]:
     return out
 
 
+def _may_hold(f: SourceFile) -> bool:
+    try:
+        return may_hold_periodic(f.path.read_bytes())
+    except OSError:
+        return False
+
+
 def _mentions(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:
     try:
         return pattern.search(f.path.read_bytes()) is not None
@@ -179,8 +172,11 @@ def find_periodic(
     # A FIFO, socket or device named *.py is never opened (scan's own pass lists it).
     files = [f for f in files if not isinstance(f.path, Unreadable)]
     by_module = {f.module: f for f in files if f.module}
-    todo = [(str(f.path), f.rel, f.module, f.is_package) for f in files]
-    facts = parallel_map(_facts_job, todo, jobs, progress, _crashed)
+    # The text filter runs here: a process pool only for the few files it keeps.
+    todo = [(str(f.path), f.rel, f.module, f.is_package) for f in files if _may_hold(f)]
+    if progress:
+        progress(len(files) - len(todo))
+    facts = parallel_map(_facts_job_forced, todo, jobs, progress, _crashed)
     # Later passes: files that never say sleep but start a loop defined elsewhere, build a
     # home-made periodic object (``PeriodicTask(30, poll)``), or start or control one (the
     # object's or the scheduler's name): two rounds at most.

@@ -22,32 +22,21 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-QUEUE_CLASSES = frozenset(
-    {"queue.Queue", "queue.PriorityQueue", "queue.SimpleQueue", "queue.LifoQueue"}
+from ._symbols import (  # noqa: F401 - re-exported for the codemods
+    ASYNC_QUEUE_CLASSES,
+    BACKGROUND_TASKS,
+    QUEUE_CLASSES,
+    RET,
+    STATE,
+    TYPE,
+    is_legacy_task_queue_class,
 )
-# An asyncio queue drained by a task is a task queue too (its put is awaited or put_nowait);
-# one no task drains (a pub/sub channel read by an SSE generator) is not.
-ASYNC_QUEUE_CLASSES = frozenset({"asyncio.Queue", "asyncio.PriorityQueue", "asyncio.LifoQueue"})
-BACKGROUND_TASKS = frozenset(
-    {
-        "fastapi.BackgroundTasks",
-        "fastapi.background.BackgroundTasks",
-        "starlette.background.BackgroundTasks",
-    }
-)
-STATE = "@state."  # an attribute of a FastAPI/Starlette app's ``state``
-RET = "@ret:"  # what calling the named function or class returns
-TYPE = "@type:"  # an instance of the named class, by declaration
+
 # Scopes only: qualified names are asked of the scope for the few expressions that matter,
 # instead of QualifiedNameProvider computing them for every node (most of a scan's time).
 METADATA = (ScopeProvider,)
 
 GetMetadata = Callable[..., Any]
-
-
-def is_legacy_task_queue_class(name: str) -> bool:
-    """queue2celery's own legacy ``TaskQueue``, wherever it is imported from."""
-    return name.startswith("queue2celery.legacy_queue") and name.endswith(".TaskQueue")
 
 
 class Resolver:

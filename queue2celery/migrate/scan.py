@@ -10,20 +10,22 @@ another is still judged by its definition. Parsing runs on several processes.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from ._analyze import FileFacts, analyze
+from ._ast_analyze import analyze_tree, parse
 from ._cache import FactsCache
+from ._facts import FileFacts
 from ._files import (
     SourceFile,
-    calls_enqueue,
     describe,
     iter_python_files,
     may_hold_site,
     split_bom,
     too_deeply_nested,
+    tree_calls_enqueue,
 )
 from ._link import Linker, modules_needed, owner_module, words_needed
 from ._parallel import Progress, parallel_map
@@ -56,17 +58,33 @@ def _analyze_job(job: Job) -> tuple[str, FileFacts]:
     try:
         with open(path, "rb") as handle:
             _, data = split_bom(handle.read())
-        if mapped is not None and not calls_enqueue(data, mapped):
+        try:
+            tree = parse(data)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return rel, FileFacts(module, error=too_deeply_nested(data) or unparsable(exc))
+        if mapped is not None and not tree_calls_enqueue(tree, data, mapped):
             return rel, FileFacts(module, parsed=False)
-        reason = too_deeply_nested(data)
-        if reason is not None:
-            return rel, FileFacts(module, error=reason)
-        return rel, analyze(data, module, is_package)
+        return rel, analyze_tree(tree, data, module, is_package)
     except RecursionError:
         return rel, FileFacts(module, error="too deeply nested for the parser (RecursionError)")
     except Exception as exc:  # one bad file must not stop the scan
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return rel, FileFacts(module, error=f"{type(exc).__name__}: {first_line}")
+
+
+def unparsable(exc: Exception) -> str:
+    """A one-line file error for source this interpreter's ``ast`` refuses. Code written
+    for a newer Python than this one is refused too: scan reads code with the grammar of
+    the Python it runs on."""
+    if not isinstance(exc, SyntaxError):
+        return (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return (
+        f"SyntaxError for Python {version}: {exc.msg}, line {exc.lineno}; "
+        "if it uses newer Python syntax, run queue2celery with the Python your app runs on"
+    )
 
 
 def _crashed(job: Job) -> tuple[str, FileFacts]:

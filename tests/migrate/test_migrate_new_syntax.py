@@ -1,7 +1,9 @@
-"""Code written for a newer Python than the one running the tool is scanned and rewritten
-all the same: libcst has its own grammar, and ``ast`` (this interpreter's grammar) is only a
-pre-filter that keeps what it cannot parse. CI runs this on 3.10 and on the newest Python
-found, so 3.12 to 3.14 syntax is read by interpreters that could not run it."""
+"""Code written for a newer Python than the one running the tool: scan (and check) read code
+with ``ast``, the grammar of the interpreter they run on, so on an older interpreter such a
+file is one clear file error that says to run queue2celery with the app's Python (and check
+fails on it, Q2C900); on an interpreter that parses it, it is scanned like any other file.
+Rewrite's codemods use libcst's own grammar and still rewrite it. CI runs this on 3.10 and
+on the newest Python found, so both sides are exercised."""
 
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ def _source(prelude: str) -> str:
     ("prelude", "since"), [pytest.param(p, v, id=name) for name, v, p in NEWER]
 )
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
-def test_newer_syntax_is_scanned_and_rewritten_on_any_interpreter(
+def test_newer_syntax_is_scanned_or_a_clear_error_and_always_rewritten(
     project, prelude: str, since: tuple[int, int], newline: str
 ) -> None:
     source = _source(prelude)
@@ -78,11 +80,20 @@ def test_newer_syntax_is_scanned_and_rewritten_on_any_interpreter(
 
     config = load_config(root)
     scanned = scan(root, config, jobs=1)
-    assert scanned.errors == ()
-    assert [(s.path, s.line) for s in scanned.sites] == [("app/api/routes.py", site_line)]
-    assert [(f.path, f.line) for f in check(root, config, jobs=1).findings] == [
-        ("app/api/routes.py", site_line)
-    ]
+    checked = check(root, config, jobs=1)
+    if sys.version_info >= since:
+        assert scanned.errors == ()
+        assert [(s.path, s.line) for s in scanned.sites] == [("app/api/routes.py", site_line)]
+        assert [(f.path, f.line) for f in checked.findings] == [("app/api/routes.py", site_line)]
+    else:
+        version = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
+        assert scanned.sites == ()
+        assert [e.path for e in scanned.errors] == ["app/api/routes.py"]
+        message = scanned.errors[0].message
+        assert f"SyntaxError for {version}:" in message
+        assert "run queue2celery with the Python your app runs on" in message
+        assert "\n" not in message
+        assert [(f.path, f.code) for f in checked.findings] == [("app/api/routes.py", "Q2C900")]
 
     result = rewrite(root, config, jobs=1)
     assert result.errors == ()

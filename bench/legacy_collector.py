@@ -1,28 +1,42 @@
-"""One file, parsed once: the facts scan needs (calls, queue objects, drain loops, threads).
+"""The libcst collector scan used before it moved to ``ast`` (``_analyze.py`` and
+``_handler_finder.py`` as they were), kept only for ``bench/ast_equivalence.py``: the new
+collector must give the same :class:`FileFacts` on every file. Not part of the package."""
 
-Facts are plain frozen data so worker processes can send them back; the cross-file decision
-(which receiver is a task queue) is made afterwards by :mod:`._link`.
-"""
-
+# ruff: noqa
+# mypy: ignore-errors
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
-from ._handler_finder import HandlerFact, HandlerScanner, StateUse
-from ._resolve import BACKGROUND_TASKS, METADATA, RET, Resolver
-from ._risks import Risk, payload_risks
-from ._rules import SiteRules, Spawn, is_sentinel, payload_class, priority_split
-
-ENQUEUE_METHODS = frozenset({"put", "put_nowait", "add_task"})
-# Methods a home-made manager's enqueue entry point is often called; on an unresolved
-# receiver they make a candidate (a likely site scan could not decide).
-CANDIDATE_METHODS = frozenset(
-    {"add_task", "enqueue", "enqueue_task", "add_job", "submit_task", "push_task", "put_task"}
+from libcst.metadata import (
+    Access,
+    Assignment,
+    FunctionScope,
+    GlobalScope,
+    MetadataWrapper,
+    PositionProvider,
+    Scope,
+    ScopeProvider,
 )
+
+from queue2celery.migrate._facts import (
+    CANDIDATE_METHODS,
+    ENQUEUE_METHODS,
+    ArgShape,
+    CallFact,
+    FileFacts,
+    HandlerFact,
+    Number,
+    Signature,
+    SpawnFact,
+    StateUse,
+)
+from queue2celery.migrate._resolve import BACKGROUND_TASKS, METADATA, RET, GetMetadata, Resolver
+from queue2celery.migrate._risks import RISKS, Risk
+from queue2celery.migrate._rules import SiteRules, Spawn, is_sentinel, payload_class, priority_split
+
 # Calls never worth a fact: builtins and the commonest methods on values.
 _NOISE = frozenset(
     {
@@ -54,35 +68,6 @@ _GET_METHODS = frozenset({"get", "get_nowait"})
 _EXECUTOR_METHODS = {"submit": 0, "run_in_executor": 1, "to_thread": 0, "start_new_thread": 0}
 
 
-@dataclass(frozen=True)
-class CallFact:
-    """A call spelled like an enqueue, with what its receiver resolves to."""
-
-    line: int
-    col: int
-    method: str
-    receivers: tuple[str, ...]
-    background: bool  # the receiver is a FastAPI BackgroundTasks
-    function: str | None  # add_task: the function passed first
-    risks: tuple[Risk, ...]
-    enclosing: str = ""  # the function the call is in
-    callees: tuple[str, ...] = ()  # a plain call `f(...)`: what `f` is
-    sentinel: bool = False  # put(None) / put(STOP)
-    priority: bool = False  # put((priority, item))
-    payload_class: str | None = None  # the payload is an instance of this class
-    startup: bool = False  # inside a lifespan/startup function
-    receiver_text: str = ""  # the receiver as written (for candidates' messages)
-    captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
-    shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
-    awaited: bool = False  # `await q.put(...)`: a site only on a drained asyncio queue
-
-
-# (positional names, how many are required, keyword-only names, *args, **kwargs)
-Signature = tuple[tuple[str, ...], int, tuple[str, ...], bool, bool]
-# (positional arguments given, keyword names given, a * or ** in the call)
-ArgShape = tuple[int, tuple[str, ...], bool]
-
-
 def signature_of(node: cst.FunctionDef) -> Signature:
     p = node.params
     positional = [*p.posonly_params, *p.params]
@@ -100,49 +85,6 @@ def arg_shape(args: Sequence[cst.Arg]) -> ArgShape:
     star = any(a.star for a in args)
     keywords = tuple(a.keyword.value for a in args if a.keyword is not None)
     return sum(1 for a in args if a.keyword is None and not a.star), keywords, star
-
-
-@dataclass(frozen=True)
-class SpawnFact:
-    """A fire-and-forget start of work (create_task, thread_start, executor_submit)."""
-
-    line: int
-    col: int
-    kind: str
-    enclosing: str
-    targets: tuple[str, ...]  # what the callable resolves to
-    captures: tuple[str, ...]  # a closure's names from its enclosing function
-    risks: tuple[Risk, ...]
-    direct: bool
-    shape: ArgShape | None = None  # the arguments the function gets
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """What one module says about enqueue calls and queue objects."""
-
-    module: str
-    calls: tuple[CallFact, ...] = ()
-    instances: tuple[tuple[str, tuple[str, ...]], ...] = ()  # object -> its class names
-    drained: frozenset[str] = frozenset()  # queues a thread/executor loop takes work from
-    pools: frozenset[str] = frozenset()  # queues used get-to-borrow, put-to-give-back
-    classes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # class -> its method names
-    threaded_classes: frozenset[str] = frozenset()  # classes that start threads or hold a queue
-    handlers: tuple[HandlerFact, ...] = ()  # registration-shaped decorators and calls
-    mutable_state: frozenset[str] = frozenset()  # module-level dicts, lists, sets, ...
-    state_uses: tuple[StateUse, ...] = ()  # functions touching module-level names
-    spawns: tuple[SpawnFact, ...] = ()
-    drain_loops: tuple[tuple[tuple[str, ...], str], ...] = ()  # (queues, function)
-    thread_targets: frozenset[str] = frozenset()  # run by a thread, executor or task
-    callees: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it calls
-    returns: tuple[tuple[str, tuple[str, ...]], ...] = ()  # function -> what it returns
-    forever: frozenset[str] = frozenset()  # functions with a `while True`-like loop
-    class_kinds: tuple[tuple[str, str], ...] = ()  # class -> dataclass/pydantic/.../plain
-    host_bound: tuple[tuple[str, str], ...] = ()  # function -> why it must run on this host
-    says_queue: bool = True  # the text says "Queue" (the pre-filter's rule for self.x.put)
-    signatures: tuple[tuple[str, Signature], ...] = ()  # function -> its parameters
-    error: str | None = field(default=None, compare=False)
-    parsed: bool = field(default=True, compare=False)  # False: the ast filter sufficed
 
 
 @dataclass
@@ -673,3 +615,334 @@ def analyze(source: bytes, module: str, is_package: bool) -> FileFacts:
     collector = FactCollector(module, is_package)
     wrapper.visit(collector)
     return replace(collector.facts(), says_queue=b"Queue" in source)
+
+
+# -- payload risks (libcst) --
+NamesOf = Callable[[cst.BaseExpression], frozenset[str]]
+
+
+def payload_risks(values: Iterable[cst.BaseExpression], names_of: NamesOf) -> tuple[Risk, ...]:
+    """The risks found in ``values``, each code once, in a stable order."""
+    found: set[str] = set()
+    for value in values:
+        _walk(value, names_of, found)
+    return tuple(RISKS[code] for code in RISKS if code in found)
+
+
+def _walk(node: cst.CSTNode, names_of: NamesOf, found: set[str]) -> None:
+    if isinstance(node, cst.Lambda):
+        found.add("lambda")
+        return
+    if isinstance(node, cst.Tuple):
+        found.add("tuple-literal")
+    elif isinstance(node, (cst.Set, cst.SetComp)):
+        found.add("set-literal")
+    elif isinstance(node, cst.SimpleString) and "b" in node.prefix.lower():
+        found.add("bytes-literal")
+    elif isinstance(node, cst.Dict):
+        for element in node.elements:
+            if isinstance(element, cst.DictElement) and _non_string_key(element.key):
+                found.add("dict-non-str-key")
+    elif isinstance(node, cst.Call):
+        _call_risk(node, names_of, found)
+    for child in node.children:
+        _walk(child, names_of, found)
+
+
+def _non_string_key(key: cst.BaseExpression) -> bool:
+    if isinstance(key, (cst.Integer, cst.Float, cst.Imaginary, cst.Tuple)):
+        return True
+    if isinstance(key, cst.UnaryOperation) and isinstance(key.expression, (cst.Integer, cst.Float)):
+        return True
+    return isinstance(key, cst.Name) and key.value in {"True", "False", "None"}
+
+
+def _call_risk(node: cst.Call, names_of: NamesOf, found: set[str]) -> None:
+    names = names_of(node.func)
+    if "builtins.frozenset" in names:
+        found.add("frozenset")
+    elif "builtins.set" in names:
+        found.add("set-literal")
+    elif "builtins.bytes" in names or "builtins.bytearray" in names:
+        found.add("bytes-literal")
+    elif _class_like(node.func):
+        found.add("object-construction")
+
+
+def _class_like(func: cst.BaseExpression) -> bool:
+    # Classes are CapWords by convention (PEP 8); functions and builtins that build
+    # JSON-safe values (dict, list, str) are lower case.
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and name[:1].isupper() and not name.isupper()
+
+
+# -- _handler_finder.py --
+HANDLER_METHODS = frozenset({"handler", "add_handler", "register_handler"})
+# Methods that change a dict, list, set, deque or Counter in place.
+MUTATORS = frozenset(
+    {
+        "append",
+        "extend",
+        "insert",
+        "update",
+        "add",
+        "pop",
+        "popitem",
+        "popleft",
+        "appendleft",
+        "extendleft",
+        "remove",
+        "discard",
+        "clear",
+        "setdefault",
+        "sort",
+        "reverse",
+        "rotate",
+        "subtract",
+        "difference_update",
+        "intersection_update",
+        "symmetric_difference_update",
+    }
+)
+MUTABLE_FACTORIES = frozenset(
+    {
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "builtins.bytearray",
+        "collections.defaultdict",
+        "collections.OrderedDict",
+        "collections.Counter",
+        "collections.deque",
+    }
+)
+_STRINGS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+_MUTABLE_LITERALS = (cst.Dict, cst.List, cst.Set, cst.DictComp, cst.ListComp, cst.SetComp)
+
+GetPosition = Callable[[cst.CSTNode], tuple[int, int]]  # 1-based line and column
+
+
+class HandlerScanner:
+    """Collects handler registrations and module-level state uses for one module."""
+
+    def __init__(self, resolver: Resolver, get_metadata: GetMetadata) -> None:
+        self.r = resolver
+        self._get = get_metadata
+        self.handlers: list[HandlerFact] = []
+        self.uses: set[StateUse] = set()
+        self.mutable: set[str] = set()
+        self._mutable_targets: set[int] = set()  # ids of module-level Names bound to one
+        self._written_names: set[int] = set()  # ids of Names a write already counted
+        self._globals: dict[str, set[str]] = {}  # function -> names declared global
+        self._inner_calls: set[int] = set()  # q.handler("x") inside q.handler("x")(f)
+
+    # -- registrations -----------------------------------------------------------------
+    def decorators(self, node: cst.FunctionDef, function: str, position: GetPosition) -> None:
+        for decorator in node.decorators:
+            expr = decorator.decorator
+            call = expr if isinstance(expr, cst.Call) else None
+            func = call.func if call is not None else expr
+            if not (isinstance(func, cst.Attribute) and func.attr.value in HANDLER_METHODS):
+                continue
+            receivers = self.r.fqns(func.value)
+            if not receivers:
+                continue
+            args = list(call.args) if call is not None else []
+            name = _literal_name(args) or node.name.value
+            line, col = position(decorator)
+            self.handlers.append(
+                HandlerFact(
+                    line,
+                    col,
+                    func.attr.value,
+                    tuple(sorted(receivers)),
+                    name,
+                    function,
+                    *_retries(args),
+                )
+            )
+
+    def call(self, node: cst.Call, position: GetPosition) -> None:
+        """``q.add_handler("n", f)``, ``m.register_handler("n", f)``, ``q.handler(f)`` and
+        the decorator spelled as a call, ``q.handler("n")(f)``, outside decorators."""
+        if id(node) in self._inner_calls:
+            return
+        func = node.func
+        if (
+            isinstance(func, cst.Call)
+            and isinstance(func.func, cst.Attribute)
+            and func.func.attr.value in HANDLER_METHODS
+        ):
+            self._inner_calls.add(id(func))  # counted here, with the function it gets
+            args = list(func.args)
+            func = func.func
+            given = _positional(list(node.args))
+            target = given[0] if given else None
+        elif isinstance(func, cst.Attribute) and func.attr.value in HANDLER_METHODS:
+            args = list(node.args)
+            target = _function_arg(args, func.attr.value)
+        else:
+            return
+        if target is None and func.attr.value == "handler":
+            return  # q.handler("n") alone registers nothing yet
+        receivers = self.r.fqns(func.value)
+        if not receivers:
+            return
+        function = None
+        if target is not None:
+            ids = sorted(self.r.callable_ids(target))
+            function = ids[0] if ids else None
+        name = _literal_name(args)
+        if name is None and not _has_name_arg(args) and function:
+            name = function.rpartition(".")[2]
+        line, col = position(node)
+        self.handlers.append(
+            HandlerFact(
+                line,
+                col,
+                func.attr.value,
+                tuple(sorted(receivers)),
+                name,
+                function,
+                *_retries(args),
+            )
+        )
+
+    # -- module-level state ------------------------------------------------------------
+    def module_assignment(self, targets: list[cst.BaseExpression], value: object) -> None:
+        """A module-level ``x = {}`` / ``x: dict = {}`` / ``x = defaultdict(list)``."""
+        if not self._is_mutable(value):
+            return
+        for target in targets:
+            if isinstance(target, cst.Name):
+                self.mutable.add(self.r.qualify(target.value))
+                self._mutable_targets.add(id(target))
+
+    def _is_mutable(self, value: object) -> bool:
+        if isinstance(value, _MUTABLE_LITERALS):
+            return True
+        return isinstance(value, cst.Call) and bool(self.r.fqns(value.func) & MUTABLE_FACTORIES)
+
+    def note_global(self, function: str, node: cst.Global) -> None:
+        self._globals.setdefault(function, set()).update(n.name.value for n in node.names)
+
+    def assigned(self, function: str, target: cst.BaseExpression) -> None:
+        """A target assigned inside ``function``: ``x[k] = v``, ``del x[k]``, ``x += 1``."""
+        if isinstance(target, cst.Subscript):
+            self._write(function, target.value)
+        elif isinstance(target, cst.Name) and target.value in self._globals.get(function, ()):
+            self.uses.add(StateUse(function, self.r.qualify(target.value), "rebind"))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.assigned(function, element.value)
+
+    def method_call(self, function: str, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in MUTATORS:
+            self._write(function, func.value)
+
+    def _write(self, function: str, obj: cst.BaseExpression) -> None:
+        while isinstance(obj, cst.Subscript):  # x[a][b] = v changes x
+            obj = obj.value
+        if not _dotted(obj):
+            return
+        for variable in self.r.fqns(obj):
+            self.uses.add(StateUse(function, variable, "write"))
+        root = obj
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        self._written_names.add(id(root))
+
+    def reads(self, module: cst.Module) -> None:
+        """Reads of this module's mutable names from inside functions (via the scopes, so
+        only those names' references are looked at)."""
+        scope = self._get(ScopeProvider, module, None)
+        if not isinstance(scope, GlobalScope):
+            return
+        for assignment in scope.assignments:
+            if not isinstance(assignment, Assignment):
+                continue
+            if id(assignment.node) not in self._mutable_targets:
+                continue
+            variable = self.r.qualify(assignment.name)
+            for access in assignment.references:
+                self._read(access, variable)
+
+    def _read(self, access: Access, variable: str) -> None:
+        if id(access.node) in self._written_names:
+            return
+        function = self._function_of(access.scope)
+        if function is not None:
+            self.uses.add(StateUse(function, variable, "read"))
+
+    def _function_of(self, scope: Scope | None) -> str | None:
+        while scope is not None and not isinstance(scope, GlobalScope):
+            if isinstance(scope, FunctionScope) and isinstance(scope.node, cst.FunctionDef):
+                return self.r.qualify(self.r.scope_path(scope))
+            scope = scope.parent
+        return None
+
+
+def _dotted(expr: cst.BaseExpression) -> bool:
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return isinstance(expr, cst.Name)
+
+
+def _positional(args: list[cst.Arg]) -> list[cst.BaseExpression]:
+    return [a.value for a in args if a.keyword is None and not a.star]
+
+
+def _keyword(args: list[cst.Arg], *names: str) -> cst.BaseExpression | None:
+    for arg in args:
+        if arg.keyword is not None and arg.keyword.value in names:
+            return arg.value
+    return None
+
+
+def _string(expr: cst.BaseExpression | None) -> str | None:
+    if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString)):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _literal_name(args: list[cst.Arg]) -> str | None:
+    for value in (*_positional(args)[:1], _keyword(args, "name", "name_or_func")):
+        name = _string(value)
+        if name is not None:
+            return name
+    return None
+
+
+def _has_name_arg(args: list[cst.Arg]) -> bool:
+    positional = _positional(args)
+    return len(positional) >= 2 or _keyword(args, "name") is not None
+
+
+def _function_arg(args: list[cst.Arg], method: str) -> cst.BaseExpression | None:
+    """``handler(f)``; ``add_handler("n", f)`` / ``register_handler("n", f)``, or with the
+    function alone, ``register_handler(f)``."""
+    keyword = _keyword(args, "func", "fn", "function", "handler", "callback")
+    if keyword is not None:
+        return keyword
+    positional = _positional(args)
+    if len(positional) >= 2 and method != "handler":
+        return positional[1]
+    if positional and not isinstance(positional[0], _STRINGS):
+        return positional[0]
+    return None
+
+
+def _number(expr: cst.BaseExpression | None) -> Number | None:
+    sign = 1
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        sign, expr = -1, expr.expression
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        value = expr.evaluated_value
+        return sign * value if isinstance(value, (int, float)) else None
+    return None
+
+
+def _retries(args: list[cst.Arg]) -> tuple[Number | None, Number | None]:
+    return _number(_keyword(args, "max_retries")), _number(_keyword(args, "retry_delay"))
