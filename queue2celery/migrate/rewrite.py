@@ -145,7 +145,11 @@ def rewrite(
         # and which mapped queues are fed (priority, item) tuples.
         found = scanned or scan(path, config, jobs=jobs)
         facts = _tree_facts(found)
-        keep = {s.path for s in found.sites if s.target} | {e.path for e in found.errors}
+        # ``scanned`` may come from a scan with another mapping: a site counts when its
+        # key is mapped here.
+        mapped = {*config.queues, *config.functions}
+        keep = {s.path for s in found.sites if s.target or s.queue in mapped}
+        keep |= {e.path for e in found.errors}
         candidates = [f for f in candidates if f.rel in keep]
     if on_total:
         on_total(len(candidates))

@@ -1,4 +1,4 @@
-"""What the equivalence harness (bench/ast_equivalence.py) found where a first ``ast`` port
+"""What the equivalence harness (bench/_ast_equivalence.py) found where a first ``ast`` port
 and the libcst collector disagreed; each is pinned here so the facts stay libcst's."""
 
 from __future__ import annotations

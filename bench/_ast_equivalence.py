@@ -3,9 +3,9 @@
 Runs both on every file given (folders are walked for ``.py`` and ``.py.txt``) and prints
 each file whose :class:`FileFacts` differ, field by field, then a summary line::
 
-    .venv/bin/python bench/ast_equivalence.py tests queue2celery .venv/lib/python3.11/site-packages
+    .venv/bin/python bench/_ast_equivalence.py tests queue2celery .venv/lib/python3.11/site-packages
 
-The libcst collector is kept for this harness only (``bench/legacy_collector.py``).
+The libcst collector is kept for this harness only (``bench/_legacy_collector.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from queue2celery.migrate._files import split_bom, too_deeply_nested
 
 
 def _legacy():  # type: ignore[no-untyped-def]
-    from legacy_collector import analyze  # type: ignore[import-not-found]
+    from _legacy_collector import analyze  # type: ignore[import-not-found]
 
     return analyze
 

@@ -1,5 +1,5 @@
 """The libcst collector scan used before it moved to ``ast`` (``_analyze.py`` and
-``_handler_finder.py`` as they were), kept only for ``bench/ast_equivalence.py``: the new
+``_handler_finder.py`` as they were), kept only for ``bench/_ast_equivalence.py``: the new
 collector must give the same :class:`FileFacts` on every file. Not part of the package."""
 
 # ruff: noqa
