@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from ._facts import (
     CANDIDATE_METHODS,
@@ -535,10 +535,14 @@ def owner_module(name: str, modules: Mapping[str, object]) -> str | None:
     return None
 
 
-def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str]:
+def modules_needed(
+    facts: Iterable[FileFacts], config: MigrateConfig, methods: Collection[str] = ()
+) -> set[str]:
     """Names whose modules' facts decide a receiver seen in ``facts`` (its definition, its
     class, the function returning it), and the functions run by threads and tasks up to
-    three calls deep (their drain loops say which queues have a consumer)."""
+    three calls deep (their drain loops say which queues have a consumer). ``methods``: the
+    tree's enqueue methods known so far (``get_manager().submit(...)`` needs the factory's
+    module once ``submit`` is known to enqueue)."""
     facts = list(facts)
     wanted: set[str] = set()
     receivers: set[str] = set()
@@ -547,7 +551,7 @@ def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str
     targets: set[str] = set()
     for f in facts:
         for call in f.calls:
-            if call.method in ENQUEUE or call.method in CANDIDATE_METHODS:
+            if call.method in ENQUEUE or call.method in CANDIDATE_METHODS or call.method in methods:
                 receivers.update(r for r in call.receivers if r not in config.queues)
         for h in f.handlers:
             receivers.update(r for r in h.receivers if r not in config.queues)

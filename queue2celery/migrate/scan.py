@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,14 +143,19 @@ def scan(
     cache = FactsCache(config.source.parent) if use_cache and config.source else None
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
+    methods: set[str] = set()  # the tree's enqueue methods, once known
     while todo:
         _analyse(todo, mapped, facts, done, jobs, progress, cache)
         mapped = None  # modules needed for their definitions are analysed whatever they call
-        todo = _needed(facts, config, by_module, done)
+        todo = _needed(facts, config, by_module, done, methods)
         if not todo:
             # Now the tree's enqueue methods, wrappers and app.state names are known: the
             # files that call them are sites too, whatever the pre-filter said.
             linker = Linker((f for f in facts.values() if not f.error), config)
+            methods = {m for _, m in linker.enqueue_methods}
+            todo = _needed(facts, config, by_module, done, methods)
+            if todo:
+                continue  # the factories behind receivers of those methods, first
             words = words_needed(linker, facts.values()) - searched
             searched |= words
             if words:
@@ -238,9 +243,10 @@ def _needed(
     config: MigrateConfig,
     by_module: dict[str, SourceFile],
     done: set[str],
+    methods: Collection[str] = (),
 ) -> list[SourceFile]:
     todo: list[SourceFile] = []
-    for name in sorted(modules_needed(facts.values(), config)):
+    for name in sorted(modules_needed(facts.values(), config, methods)):
         owner = owner_module(name, by_module)
         if name in by_module and owner is None:
             owner = name
