@@ -107,6 +107,7 @@ def arg_shape(args: list[Arg]) -> ArgShape:
 class _Loop:
     gets: list[tuple[frozenset[str], frozenset[str], str]] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    forever: bool = False
 
 
 class AstCollector(AstSiteRules):
@@ -227,6 +228,7 @@ class AstCollector(AstSiteRules):
             test = test.operand
         if _forever_test(test) and self._functions:
             self.forever.add(self._function())
+            self._loops[-1].forever = True
 
     def leave_loop(self) -> None:
         loop = self._loops.pop()
@@ -286,6 +288,9 @@ class AstCollector(AstSiteRules):
     def _note_values(self, targets: list[ast.expr], value: ast.expr) -> None:
         if isinstance(value, ast.Call):
             values = {RET + n for n in self.r.fqns(value.func)}
+            if not values and isinstance(value.func, ast.Name):
+                owner = self.r.method_class(value.func)  # cls() in a classmethod
+                values = {RET + owner} if owner else set()
         elif isinstance(value, (ast.Name, ast.Attribute)) or _singleton(value):
             values = set(self.r.receivers(value))
         else:
@@ -313,6 +318,8 @@ class AstCollector(AstSiteRules):
         args = cst_args(node)
         if self._loops:
             self._loops[-1].used |= _used_names(node, args)
+            if self._functions and any(loop.forever for loop in self._loops):
+                self._drained_in_call(args)
         func = node.func
         self._thread_target(node, args)
         if not self._decorators:
@@ -376,6 +383,18 @@ class AstCollector(AstSiteRules):
                 shape=arg_shape(args[1:] if method == "add_task" else args[:1]),
             )
         )
+
+    def _drained_in_call(self, args: list[Arg]) -> None:
+        """``print("sending", q.get())`` in a forever loop: the item is used as it is got."""
+        for arg in args:
+            value = arg.value.value if isinstance(arg.value, ast.Await) else arg.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in _GET_METHODS
+            ):
+                queues = self.r.receivers(value.func.value)
+                self.drain_candidates.append((queues, self._function()))
 
     def _priority(self, item: ast.expr) -> bool:
         if not isinstance(item, ast.Tuple) or not item.elts:
