@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from ._ast_handlers import AstHandlerScanner
 from ._ast_resolve import Arg, AstResolver, cst_args
 from ._ast_risks import payload_risks
-from ._ast_rules import AstSiteRules, Spawn, is_sentinel, payload_class, priority_split
+from ._ast_rules import AstSiteRules, Spawn, is_sentinel, payload_class, priority_shape
 from ._ast_scope import build_scopes
 from ._ast_source import Source
 from ._facts import (
@@ -363,6 +363,7 @@ class AstCollector(AstSiteRules):
         function, payload = self._payload(args, method)
         line, col = self._position(node)
         item = payload[0] if payload and method != "add_task" else None
+        prioritised = self._priority(item) if item is not None else ""
         self.calls.append(
             CallFact(
                 line=line,
@@ -374,12 +375,13 @@ class AstCollector(AstSiteRules):
                 risks=payload_risks(payload, self.r.fqns),
                 enclosing=self._function(),
                 sentinel=item is not None and is_sentinel(item),
-                priority=item is not None and self._priority(item),
+                priority=prioritised == "split",
                 payload_class=payload_class(item, self.r) if item is not None else None,
                 startup=bool(self._frames) and self._frames[-1].startup,
                 receiver_text=self.src.code(func.value, self._statements[-1]),
                 captures=self._captures(args[0].value) if background and args else (),
                 awaited=awaited,
+                priority_unsplit=prioritised == "unsplit",
                 shape=arg_shape(args[1:] if method == "add_task" else args[:1]),
             )
         )
@@ -396,10 +398,10 @@ class AstCollector(AstSiteRules):
                 queues = self.r.receivers(value.func.value)
                 self.drain_candidates.append((queues, self._function()))
 
-    def _priority(self, item: ast.expr) -> bool:
+    def _priority(self, item: ast.expr) -> str:
         if not isinstance(item, ast.Tuple) or not item.elts:
-            return False
-        return priority_split(item, self.src.code(item.elts[0], self._statements[-1])) is not None
+            return ""
+        return priority_shape(item, self.src.code(item.elts[0], self._statements[-1]))
 
     def _method_call(self, node: ast.Call, func: ast.Attribute, args: list[Arg]) -> None:
         receivers = self.r.receivers(func.value)

@@ -323,8 +323,10 @@ class Linker:
         out: list[Risk] = []
         if call.sentinel:
             out.append(sentinel_risk())
-        if call.priority and "queue.PriorityQueue" in self.classes_of(call.receivers):
-            out.append(priority_risk())
+        if (call.priority or call.priority_unsplit) and "queue.PriorityQueue" in self.classes_of(
+            call.receivers
+        ):
+            out.append(priority_risk(unsplit=call.priority_unsplit))
         if call.payload_class:
             kind_of = self.class_kinds.get(call.payload_class)
             out.append(object_risk(call.payload_class, kind_of, self.config))

@@ -121,3 +121,99 @@ def test_a_get_used_as_an_argument_outside_a_forever_loop_drains_nothing(project
     sites, candidates = _found(root)
     assert ("app/m.py", 14) not in sites
     assert ("app/m.py", 14) in candidates
+
+
+# -- priority tuples: (priority, item), (priority, counter, item), (priority, x, item) ------
+SHAPES = [
+    ("(5, job)", "split"),
+    ("(-1, job)", "split"),
+    ("(0 if urgent else 5, job)", "split"),
+    ("(self.level + 1, job)", "split"),
+    ("(prio_of(job), job)", "split"),
+    ("(5, next(counter), job)", "split"),
+    ("(5, next(self._seq), job)", "split"),
+    ("(5, time.time(), job)", "split"),
+    ("(5, monotonic(), job)", "split"),
+    ("(5, id(job), job)", "split"),
+    ("(5, self._counter, job)", "split"),
+    ("(5, tie_breaker, job)", "split"),
+    ("(5, order_no, job)", "split"),
+    ("(5, n, job)", "split"),
+    ("(9, user_id, text)", "unsplit"),
+    ("(0 if urgent else 5, user_id, text)", "unsplit"),
+    ("(5, name, job)", "unsplit"),
+    ("('high', job)", ""),
+    ("(fetch(), job)", ""),
+    ("(5, job, x, y)", ""),
+    ("(5, *rest)", ""),
+    ("job", ""),
+]
+
+
+def test_both_twins_read_each_priority_shape_the_same_way() -> None:
+    import ast
+
+    import libcst as cst
+
+    from queue2celery.migrate import _ast_rules, _rules
+
+    for code, shape in SHAPES:
+        tree = ast.parse(code, mode="eval").body
+        first = ast.get_source_segment(code, tree.elts[0]) if isinstance(tree, ast.Tuple) else ""
+        assert _ast_rules.priority_shape(tree, first or "") == shape, code
+        node = cst.parse_expression(code)
+        assert _rules.priority_shape(node) == shape, code
+        ast_split = _ast_rules.priority_split(tree, first or "")
+        cst_split = _rules.priority_split(node)
+        assert (ast_split is not None) == (cst_split is not None) == (shape == "split"), code
+        if cst_split is not None:
+            assert cst.Module([]).code_for_node(cst_split[1]) == "job"
+
+
+PRIORITY3 = """
+    import itertools
+    import threading
+    from queue import PriorityQueue
+
+    jobs = PriorityQueue()
+    counter = itertools.count()
+
+    def worker():
+        while True:
+            entry = jobs.get()
+            print(entry)
+
+    threading.Thread(target=worker, daemon=True).start()
+
+    def with_counter(text):
+        jobs.put((5, next(counter), text))
+
+    def with_user(user_id, text):
+        jobs.put((9, user_id, text))
+"""
+
+
+def test_a_priority_three_tuple_is_split_only_when_its_middle_is_a_counter(project) -> None:
+    from queue2celery.migrate import load_config, rewrite
+
+    root = project(
+        {"app/q.py": PRIORITY3},
+        pyproject='[tool.queue2celery.queues]\n"app.q.jobs" = "app.celery_tasks.run"\n',
+    )
+    result = scan(root, load_config(root), jobs=1)
+    risks = {s.line: {r.code: r.message for r in s.risks} for s in result.sites}
+    assert "priority-tuple" in risks[17] and "priority-tuple" in risks[20]
+    assert "tie-breaker" in risks[20]["priority-tuple"]
+    assert "tie-breaker" not in risks[17]["priority-tuple"]
+    done = rewrite(root, load_config(root), jobs=1)
+    assert done.ok, done.errors
+    text = (root / "app" / "q.py").read_text(encoding="utf-8")
+    assert "run.apply_async((text,), priority=5)" in text  # the counter is dropped
+    assert "jobs.put((9, user_id, text))" in text  # user_id is no counter: left as it is
+    assert any("tie-breaker" in w for w in _warnings(done))
+
+
+def _warnings(result) -> list[str]:
+    return [str(w) for w in getattr(result, "warnings", ())] + [
+        str(c) for c in getattr(result, "changes", ())
+    ]
