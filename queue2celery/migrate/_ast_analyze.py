@@ -458,8 +458,24 @@ class AstCollector(AstSiteRules):
                 payload_risks(args, self.r.fqns),
                 spawn.direct,
                 arg_shape(list(spawn.args)) if spawn.args is not None else None,
+                self._parameter(spawn.function),
             )
         )
+
+    def _parameter(self, expr: ast.expr) -> str:
+        """``coro_fn`` in ``def fire_and_forget(coro_fn, *args)``: the function run is a
+        parameter, whatever the callers pass."""
+        if not isinstance(expr, ast.Name):
+            return ""
+        scope = self.scopes.scope_of.get(id(expr))
+        if scope is None or expr.id not in scope:
+            return ""
+        bindings = scope.resolve(expr.id)
+        if bindings and all(
+            isinstance(b.node, ast.arg) and b.scope.kind == "function" for b in bindings
+        ):
+            return expr.id
+        return ""
 
     def _captures(self, expr: ast.expr) -> tuple[str, ...]:
         """A nested function's names bound in the functions around it (a closure)."""

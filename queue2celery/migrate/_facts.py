@@ -73,6 +73,7 @@ class SpawnFact:
     risks: tuple[Risk, ...]
     direct: bool
     shape: ArgShape | None = None  # the arguments the function gets
+    parameter: str = ""  # the function run is this parameter: its callers decide
 
 
 @dataclass(frozen=True)

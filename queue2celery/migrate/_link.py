@@ -407,6 +407,20 @@ class Linker:
             captures=spawn.captures,
         )
 
+    def spawn_candidate(self, path: str, spawn: SpawnFact) -> Candidate | None:
+        """A start of a function that is a parameter of the function around it (a generic
+        ``fire_and_forget(coro_fn, *args)``): what runs is its callers' choice."""
+        if not spawn.parameter or spawn.enclosing in self.consumers:
+            return None
+        return Candidate(
+            path,
+            spawn.line,
+            spawn.col,
+            spawn.kind,
+            spawn.parameter,
+            f"runs whatever its callers pass in {spawn.parameter}; their calls decide",
+        )
+
     def _kwargs_risk(self, task: str | None, shape: ArgShape | None) -> Risk | None:
         """The call's arguments against the mapped task's signature, when the task is in
         the tree: a keyword it does not take, too many or too few positional arguments."""

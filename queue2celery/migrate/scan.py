@@ -182,6 +182,10 @@ def scan(
                 # self.x.put() in a class that builds no Queue: the pre-filter's own rule
                 candidates.append(candidate)
         for spawn in f.spawns:
+            maybe = linker.spawn_candidate(rel, spawn)
+            if maybe is not None:
+                candidates.append(maybe)
+                continue
             site = linker.spawn_site(rel, spawn)
             if site is not None:
                 sites.append(site)

@@ -217,3 +217,33 @@ def _warnings(result) -> list[str]:
     return [str(w) for w in getattr(result, "warnings", ())] + [
         str(c) for c in getattr(result, "changes", ())
     ]
+
+
+def test_a_task_started_from_a_parameter_is_a_candidate_not_a_site(project) -> None:
+    root = project(
+        {
+            "app/util.py": """
+    import asyncio
+    import threading
+
+    def fire_and_forget(coro_fn, *args):
+        loop = asyncio.get_event_loop()
+        loop.create_task(coro_fn(*args))
+
+    def in_thread(fn):
+        threading.Thread(target=fn).start()
+
+    async def ping():
+        return 1
+
+    def start_ping():
+        asyncio.get_event_loop().create_task(ping())
+    """,
+        }
+    )
+    result = scan(root, MigrateConfig(), jobs=1)
+    assert [(s.line, s.kind) for s in result.sites] == [(16, "create_task")]
+    assert [(c.line, c.method, c.reason) for c in result.candidates] == [
+        (7, "create_task", "runs whatever its callers pass in coro_fn; their calls decide"),
+        (10, "thread_start", "runs whatever its callers pass in fn; their calls decide"),
+    ]
