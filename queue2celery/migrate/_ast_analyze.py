@@ -458,24 +458,24 @@ class AstCollector(AstSiteRules):
                 payload_risks(args, self.r.fqns),
                 spawn.direct,
                 arg_shape(list(spawn.args)) if spawn.args is not None else None,
-                self._parameter(spawn.function),
+                *self._parameter(node, spawn.function),
             )
         )
 
-    def _parameter(self, expr: ast.expr) -> str:
+    def _parameter(self, node: ast.Call, expr: ast.expr) -> tuple[str, str]:
         """``coro_fn`` in ``def fire_and_forget(coro_fn, *args)``: the function run is a
-        parameter, whatever the callers pass."""
+        parameter, whatever the callers pass (and the call as written, for the message)."""
         if not isinstance(expr, ast.Name):
-            return ""
+            return "", ""
         scope = self.scopes.scope_of.get(id(expr))
         if scope is None or expr.id not in scope:
-            return ""
+            return "", ""
         bindings = scope.resolve(expr.id)
-        if bindings and all(
+        if not bindings or not all(
             isinstance(b.node, ast.arg) and b.scope.kind == "function" for b in bindings
         ):
-            return expr.id
-        return ""
+            return "", ""
+        return expr.id, self.src.code(node.func, self._statements[-1])
 
     def _captures(self, expr: ast.expr) -> tuple[str, ...]:
         """A nested function's names bound in the functions around it (a closure)."""

@@ -74,6 +74,7 @@ class SpawnFact:
     direct: bool
     shape: ArgShape | None = None  # the arguments the function gets
     parameter: str = ""  # the function run is this parameter: its callers decide
+    call_text: str = ""  # parameter only: `loop.create_task` as written (for the candidate)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping
 
+from ._advice import parameter_advice
 from ._facts import (
     CANDIDATE_METHODS,
     ArgShape,
@@ -412,13 +413,15 @@ class Linker:
         ``fire_and_forget(coro_fn, *args)``): what runs is its callers' choice."""
         if not spawn.parameter or spawn.enclosing in self.consumers:
             return None
+        receiver, _, method = spawn.call_text.rpartition(".")
+        advice = parameter_advice(spawn.parameter, spawn.enclosing.rpartition(".")[2])
         return Candidate(
             path,
             spawn.line,
             spawn.col,
-            spawn.kind,
-            spawn.parameter,
-            f"runs whatever its callers pass in {spawn.parameter}; their calls decide",
+            method or spawn.kind,
+            " ".join(receiver.split()),
+            f"runs whatever its callers pass in {spawn.parameter}; their calls decide ({advice})",
         )
 
     def _kwargs_risk(self, task: str | None, shape: ArgShape | None) -> Risk | None:

@@ -243,7 +243,11 @@ def test_a_task_started_from_a_parameter_is_a_candidate_not_a_site(project) -> N
     )
     result = scan(root, MigrateConfig(), jobs=1)
     assert [(s.line, s.kind) for s in result.sites] == [(16, "create_task")]
-    assert [(c.line, c.method, c.reason) for c in result.candidates] == [
-        (7, "create_task", "runs whatever its callers pass in coro_fn; their calls decide"),
-        (10, "thread_start", "runs whatever its callers pass in fn; their calls decide"),
+    found = [(c.line, c.receiver, c.method, c.reason) for c in result.candidates]
+    assert [f[:3] for f in found] == [
+        (7, "loop", "create_task"),
+        (10, "threading.Thread(target=fn)", "start"),
     ]
+    assert found[0][3].startswith("runs whatever its callers pass in coro_fn; their calls decide")
+    assert "coro_fn is a parameter of fire_and_forget()" in found[0][3]
+    assert found[1][3].startswith("runs whatever its callers pass in fn; their calls decide")
