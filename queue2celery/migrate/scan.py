@@ -152,7 +152,8 @@ def scan(
             # Now the tree's enqueue methods, wrappers and app.state names are known: the
             # files that call them are sites too, whatever the pre-filter said.
             linker = Linker((f for f in facts.values() if not f.error), config)
-            methods = {m for _, m in linker.enqueue_methods}
+            # private methods are called on self, in their own module (loaded already)
+            methods = {m for _, m in linker.enqueue_methods if m[:1] != "_"}
             todo = _needed(facts, config, by_module, done, methods)
             if todo:
                 continue  # the factories behind receivers of those methods, first
