@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["local_function_advice"]
+__all__ = ["local_function_advice", "parameter_advice"]
 
 _LOCALS = ".<locals>."
 
@@ -20,16 +20,21 @@ def local_function_advice(qualified: str, tree: ast.Module | None) -> str | None
     function = _find(tree, outer) if tree is not None else None
     short = outer.rpartition(".")[2]
     if function is not None and name in _parameters(function):
-        return (
-            f"{name} is a parameter of {short}(): its callers decide what runs. Map the "
-            f"module-level functions they pass in [tool.queue2celery.functions] and call "
-            f"those tasks' .delay(...) where {short}(...) is called (no key can name a "
-            "parameter)"
-        )
+        return parameter_advice(name, short)
     return (
         f"{name} is defined inside {short}(): move it to module level (its free names as "
         "parameters), then map it in [tool.queue2celery.functions] (no key can name a "
         "function inside a function)"
+    )
+
+
+def parameter_advice(name: str, function: str) -> str:
+    """``name``, run by ``function`` (its short name), is one of its parameters."""
+    return (
+        f"{name} is a parameter of {function}(): its callers decide what runs. Map the "
+        f"module-level functions they pass in [tool.queue2celery.functions] and call "
+        f"those tasks' .delay(...) where {function}(...) is called (no key can name a "
+        "parameter)"
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from ._ast_handlers import AstHandlerScanner
 from ._ast_resolve import Arg, AstResolver, cst_args
 from ._ast_risks import payload_risks
-from ._ast_rules import AstSiteRules, Spawn, is_sentinel, payload_class, priority_split
+from ._ast_rules import AstSiteRules, Spawn, is_sentinel, payload_class, priority_shape
 from ._ast_scope import build_scopes
 from ._ast_source import Source
 from ._facts import (
@@ -107,6 +107,7 @@ def arg_shape(args: list[Arg]) -> ArgShape:
 class _Loop:
     gets: list[tuple[frozenset[str], frozenset[str], str]] = field(default_factory=list)
     used: set[str] = field(default_factory=set)
+    forever: bool = False
 
 
 class AstCollector(AstSiteRules):
@@ -227,6 +228,7 @@ class AstCollector(AstSiteRules):
             test = test.operand
         if _forever_test(test) and self._functions:
             self.forever.add(self._function())
+            self._loops[-1].forever = True
 
     def leave_loop(self) -> None:
         loop = self._loops.pop()
@@ -286,6 +288,9 @@ class AstCollector(AstSiteRules):
     def _note_values(self, targets: list[ast.expr], value: ast.expr) -> None:
         if isinstance(value, ast.Call):
             values = {RET + n for n in self.r.fqns(value.func)}
+            if not values and isinstance(value.func, ast.Name):
+                owner = self.r.method_class(value.func)  # cls() in a classmethod
+                values = {RET + owner} if owner else set()
         elif isinstance(value, (ast.Name, ast.Attribute)) or _singleton(value):
             values = set(self.r.receivers(value))
         else:
@@ -313,6 +318,8 @@ class AstCollector(AstSiteRules):
         args = cst_args(node)
         if self._loops:
             self._loops[-1].used |= _used_names(node, args)
+            if self._functions and any(loop.forever for loop in self._loops):
+                self._drained_in_call(args)
         func = node.func
         self._thread_target(node, args)
         if not self._decorators:
@@ -356,6 +363,7 @@ class AstCollector(AstSiteRules):
         function, payload = self._payload(args, method)
         line, col = self._position(node)
         item = payload[0] if payload and method != "add_task" else None
+        prioritised = self._priority(item) if item is not None else ""
         self.calls.append(
             CallFact(
                 line=line,
@@ -367,20 +375,33 @@ class AstCollector(AstSiteRules):
                 risks=payload_risks(payload, self.r.fqns),
                 enclosing=self._function(),
                 sentinel=item is not None and is_sentinel(item),
-                priority=item is not None and self._priority(item),
+                priority=prioritised == "split",
                 payload_class=payload_class(item, self.r) if item is not None else None,
                 startup=bool(self._frames) and self._frames[-1].startup,
                 receiver_text=self.src.code(func.value, self._statements[-1]),
                 captures=self._captures(args[0].value) if background and args else (),
                 awaited=awaited,
+                priority_unsplit=prioritised == "unsplit",
                 shape=arg_shape(args[1:] if method == "add_task" else args[:1]),
             )
         )
 
-    def _priority(self, item: ast.expr) -> bool:
+    def _drained_in_call(self, args: list[Arg]) -> None:
+        """``print("sending", q.get())`` in a forever loop: the item is used as it is got."""
+        for arg in args:
+            value = arg.value.value if isinstance(arg.value, ast.Await) else arg.value
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr in _GET_METHODS
+            ):
+                queues = self.r.receivers(value.func.value)
+                self.drain_candidates.append((queues, self._function()))
+
+    def _priority(self, item: ast.expr) -> str:
         if not isinstance(item, ast.Tuple) or not item.elts:
-            return False
-        return priority_split(item, self.src.code(item.elts[0], self._statements[-1])) is not None
+            return ""
+        return priority_shape(item, self.src.code(item.elts[0], self._statements[-1]))
 
     def _method_call(self, node: ast.Call, func: ast.Attribute, args: list[Arg]) -> None:
         receivers = self.r.receivers(func.value)
@@ -437,8 +458,24 @@ class AstCollector(AstSiteRules):
                 payload_risks(args, self.r.fqns),
                 spawn.direct,
                 arg_shape(list(spawn.args)) if spawn.args is not None else None,
+                *self._parameter(node, spawn.function),
             )
         )
+
+    def _parameter(self, node: ast.Call, expr: ast.expr) -> tuple[str, str]:
+        """``coro_fn`` in ``def fire_and_forget(coro_fn, *args)``: the function run is a
+        parameter, whatever the callers pass (and the call as written, for the message)."""
+        if not isinstance(expr, ast.Name):
+            return "", ""
+        scope = self.scopes.scope_of.get(id(expr))
+        if scope is None or expr.id not in scope:
+            return "", ""
+        bindings = scope.resolve(expr.id)
+        if not bindings or not all(
+            isinstance(b.node, ast.arg) and b.scope.kind == "function" for b in bindings
+        ):
+            return "", ""
+        return expr.id, self.src.code(node.func, self._statements[-1])
 
     def _captures(self, expr: ast.expr) -> tuple[str, ...]:
         """A nested function's names bound in the functions around it (a closure)."""

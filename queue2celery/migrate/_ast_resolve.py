@@ -296,7 +296,27 @@ class AstResolver:
                         out |= self._depends(extra)
                 return out
             return set()
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            return self._forward_ref(annotation.value)
         return {TYPE + n for n in self.fqns(annotation) if not n.startswith("builtins.")}
+
+    def _forward_ref(self, text: str) -> set[str]:
+        """``"Notifier"``, ``"core.Job | None"``: a string annotation names what the module's
+        globals name (as ``typing.get_type_hints`` reads it)."""
+        try:
+            expr = ast.parse(text.strip(), mode="eval").body
+        except SyntaxError:
+            return set()
+        if isinstance(expr, ast.BinOp):
+            return self._forward_ref(ast.unparse(expr.left)) | self._forward_ref(
+                ast.unparse(expr.right)
+            )
+        name = full_name(expr) if isinstance(expr, (ast.Name, ast.Attribute)) else None
+        if not name:
+            return set()
+        found = self.s.glob.qnames(name)
+        names = (self.absolute(q) for q in found)
+        return {TYPE + n for n in names if n and not n.startswith("builtins.")}
 
 
 def _decorator_name(expr: ast.expr) -> str:

@@ -20,7 +20,15 @@ from ._ast_resolve import Arg, AstResolver, cst_args
 from ._ast_scope import call_items, iter_params
 from ._symbols import RET, TYPE
 
-__all__ = ["AstSiteRules", "Spawn", "is_sentinel", "payload_class", "priority_split"]
+__all__ = [
+    "AstSiteRules",
+    "Spawn",
+    "is_counter",
+    "is_sentinel",
+    "payload_class",
+    "priority_shape",
+    "priority_split",
+]
 
 _CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 _LOOP_METHODS = frozenset({"create_task", "ensure_future"})
@@ -521,18 +529,85 @@ def is_sentinel(expr: ast.expr) -> bool:
     return False
 
 
-def priority_split(expr: ast.expr, code: str) -> tuple[ast.expr, ast.expr] | None:
-    """``(priority, item)`` / ``(priority, seq, item)`` as ``(priority, item)``; ``code`` is
-    the first element's source text (a name that says ``prio`` reads as a priority)."""
+def priority_shape(expr: ast.expr, code: str) -> str:
+    """What a put's item is on a PriorityQueue (both callers ask only for one): ``"split"``
+    for ``(priority, item)`` and ``(priority, counter, item)``, ``"unsplit"`` for a
+    ``(priority, x, item)`` whose ``x`` is not recognisably a counter (the item may be
+    ``(x, item)``: it cannot be told from a tie-breaker), ``""`` for anything else. The
+    first element must read as a priority: a number, a name that says ``prio``, or an
+    expression of int literals, names and attributes (``0 if urgent else 5``). ``code`` is
+    the first element's source text. The libcst twin (:func:`._rules.priority_split`)
+    parses its elements' code and asks this function, so the two never disagree."""
     if not isinstance(expr, ast.Tuple) or len(expr.elts) not in (2, 3):
-        return None
+        return ""
     if any(isinstance(e, ast.Starred) for e in expr.elts):
-        return None
+        return ""
     first = expr.elts[0]
     number = _number(first) or (isinstance(first, ast.UnaryOp) and _integer(first.operand))
-    if not number and "prio" not in code.lower():
+    if not number and "prio" not in code.lower() and not _priority_parts(first):
+        return ""
+    if len(expr.elts) == 3 and not is_counter(expr.elts[1]):
+        return "unsplit"
+    return "split"
+
+
+def priority_split(expr: ast.expr, code: str) -> tuple[ast.expr, ast.expr] | None:
+    """``(priority, item)`` / ``(priority, counter, item)`` as ``(priority, item)``."""
+    if priority_shape(expr, code) != "split":
         return None
-    return first, expr.elts[-1]
+    assert isinstance(expr, ast.Tuple)
+    return expr.elts[0], expr.elts[-1]
+
+
+_PRIORITY_NODES = (
+    ast.IfExp,
+    ast.BoolOp,
+    ast.Compare,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Name,
+    ast.Attribute,
+    ast.expr_context,
+    ast.operator,
+    ast.boolop,
+    ast.cmpop,
+    ast.unaryop,
+)
+
+
+def _priority_parts(expr: ast.expr) -> bool:
+    """Every part an int literal, a name or an attribute (operators between them)."""
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Constant):
+            if not isinstance(node.value, int):
+                return False
+        elif not isinstance(node, _PRIORITY_NODES):
+            return False
+    return True
+
+
+_COUNTER_CALLS = frozenset(
+    {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns"}
+)
+_COUNTER_WORDS = ("seq", "count", "tie", "order")
+
+
+def is_counter(expr: ast.expr) -> bool:
+    """A tie-breaker: ``next(...)``, ``id(...)``, ``time.time()``/``monotonic()``, or a
+    name/attribute whose last part says seq, count(er), tie, order or is ``n``."""
+    if isinstance(expr, ast.Call):
+        func = expr.func
+        if isinstance(func, ast.Name):
+            return func.id in ("next", "id") or func.id in _COUNTER_CALLS
+        return isinstance(func, ast.Attribute) and func.attr in _COUNTER_CALLS
+    if isinstance(expr, ast.Name):
+        last = expr.id
+    elif isinstance(expr, ast.Attribute):
+        last = expr.attr
+    else:
+        return False
+    last = last.lower()
+    return any(w in last for w in _COUNTER_WORDS) or "n" in last.strip("_").split("_")
 
 
 def _integer(expr: ast.expr) -> bool:

@@ -44,13 +44,14 @@ class CallFact:
     enclosing: str = ""  # the function the call is in
     callees: tuple[str, ...] = ()  # a plain call `f(...)`: what `f` is
     sentinel: bool = False  # put(None) / put(STOP)
-    priority: bool = False  # put((priority, item))
+    priority: bool = False  # put((priority, item)) / put((priority, counter, item))
     payload_class: str | None = None  # the payload is an instance of this class
     startup: bool = False  # inside a lifespan/startup function
     receiver_text: str = ""  # the receiver as written (for candidates' messages)
     captures: tuple[str, ...] = ()  # add_task of a closure: the names it captures
     shape: ArgShape | None = None  # what the task would receive (put: the item; add_task: the rest)
     awaited: bool = False  # `await q.put(...)`: a site only on a drained asyncio queue
+    priority_unsplit: bool = False  # put((priority, x, item)), x no counter: kept whole
 
 
 # (positional names, how many are required, keyword-only names, *args, **kwargs)
@@ -72,6 +73,8 @@ class SpawnFact:
     risks: tuple[Risk, ...]
     direct: bool
     shape: ArgShape | None = None  # the arguments the function gets
+    parameter: str = ""  # the function run is this parameter: its callers decide
+    call_text: str = ""  # parameter only: `loop.create_task` as written (for the candidate)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
+from ._advice import parameter_advice
 from ._facts import (
     CANDIDATE_METHODS,
     ArgShape,
@@ -323,8 +324,10 @@ class Linker:
         out: list[Risk] = []
         if call.sentinel:
             out.append(sentinel_risk())
-        if call.priority and "queue.PriorityQueue" in self.classes_of(call.receivers):
-            out.append(priority_risk())
+        if (call.priority or call.priority_unsplit) and "queue.PriorityQueue" in self.classes_of(
+            call.receivers
+        ):
+            out.append(priority_risk(unsplit=call.priority_unsplit))
         if call.payload_class:
             kind_of = self.class_kinds.get(call.payload_class)
             out.append(object_risk(call.payload_class, kind_of, self.config))
@@ -403,6 +406,22 @@ class Linker:
             tuple(risks),
             function=function,
             captures=spawn.captures,
+        )
+
+    def spawn_candidate(self, path: str, spawn: SpawnFact) -> Candidate | None:
+        """A start of a function that is a parameter of the function around it (a generic
+        ``fire_and_forget(coro_fn, *args)``): what runs is its callers' choice."""
+        if not spawn.parameter or spawn.enclosing in self.consumers:
+            return None
+        receiver, _, method = spawn.call_text.rpartition(".")
+        advice = parameter_advice(spawn.parameter, spawn.enclosing.rpartition(".")[2])
+        return Candidate(
+            path,
+            spawn.line,
+            spawn.col,
+            method or spawn.kind,
+            " ".join(receiver.split()),
+            f"runs whatever its callers pass in {spawn.parameter}; their calls decide ({advice})",
         )
 
     def _kwargs_risk(self, task: str | None, shape: ArgShape | None) -> Risk | None:
@@ -535,10 +554,14 @@ def owner_module(name: str, modules: Mapping[str, object]) -> str | None:
     return None
 
 
-def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str]:
+def modules_needed(
+    facts: Iterable[FileFacts], config: MigrateConfig, methods: Collection[str] = ()
+) -> set[str]:
     """Names whose modules' facts decide a receiver seen in ``facts`` (its definition, its
     class, the function returning it), and the functions run by threads and tasks up to
-    three calls deep (their drain loops say which queues have a consumer)."""
+    three calls deep (their drain loops say which queues have a consumer). ``methods``: the
+    tree's enqueue methods known so far (``get_manager().submit(...)`` needs the factory's
+    module once ``submit`` is known to enqueue)."""
     facts = list(facts)
     wanted: set[str] = set()
     receivers: set[str] = set()
@@ -547,7 +570,7 @@ def modules_needed(facts: Iterable[FileFacts], config: MigrateConfig) -> set[str
     targets: set[str] = set()
     for f in facts:
         for call in f.calls:
-            if call.method in ENQUEUE or call.method in CANDIDATE_METHODS:
+            if call.method in ENQUEUE or call.method in CANDIDATE_METHODS or call.method in methods:
                 receivers.update(r for r in call.receivers if r not in config.queues)
         for h in f.handlers:
             receivers.update(r for r in h.receivers if r not in config.queues)

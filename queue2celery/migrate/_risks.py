@@ -63,7 +63,14 @@ def sentinel_risk() -> Risk:
     )
 
 
-def priority_risk() -> Risk:
+def priority_risk(unsplit: bool = False) -> Risk:
+    if unsplit:
+        return Risk(
+            "priority-tuple",
+            "a (priority, x, item) PriorityQueue entry whose middle element is not "
+            "recognisably a counter: the item could not be told from a tie-breaker, so rewrite "
+            "leaves the put as it is; send the item with apply_async((item,), priority=...)",
+        )
     return Risk(
         "priority-tuple",
         "a (priority, item) PriorityQueue entry: send the item with "

@@ -12,13 +12,22 @@ payload shapes rewrite must not turn into a task (a shutdown sentinel, a priorit
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 import libcst as cst
 
+from ._ast_rules import priority_shape as ast_priority_shape
 from ._resolve import RET, TYPE, Resolver
 
-__all__ = ["SiteRules", "Spawn", "is_sentinel", "payload_class", "priority_split"]
+__all__ = [
+    "SiteRules",
+    "Spawn",
+    "is_sentinel",
+    "payload_class",
+    "priority_shape",
+    "priority_split",
+]
 
 _CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
 _LOOP_METHODS = frozenset({"create_task", "ensure_future"})
@@ -331,23 +340,31 @@ def is_sentinel(expr: cst.BaseExpression) -> bool:
     return False
 
 
+def priority_shape(expr: cst.BaseExpression) -> str:
+    """``"split"``, ``"unsplit"`` or ``""``, as :func:`._ast_rules.priority_shape` says of
+    the same code (one rule: the twins never disagree)."""
+    if not isinstance(expr, cst.Tuple) or len(expr.elements) not in (2, 3):
+        return ""
+    if any(isinstance(e, cst.StarredElement) for e in expr.elements):
+        return ""
+    code = cst.Module([]).code_for_node
+    try:
+        parsed = ast.parse("(" + code(expr) + "\n)", mode="eval").body
+    except (SyntaxError, ValueError):
+        return ""
+    return ast_priority_shape(parsed, code(expr.elements[0].value))
+
+
 def priority_split(
     expr: cst.BaseExpression,
 ) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
-    """``(priority, item)`` or ``(priority, seq, item)``, the PriorityQueue idiom, as
-    ``(priority, item)``; None for other payloads. The first element must read as a priority:
-    a number, or a name/attribute that says ``prio``."""
-    if not isinstance(expr, cst.Tuple) or len(expr.elements) not in (2, 3):
+    """``(priority, item)`` or ``(priority, counter, item)``, the PriorityQueue idiom, as
+    ``(priority, item)``; None for other payloads, and for a ``(priority, x, item)`` whose
+    ``x`` is not recognisably a counter (see :func:`priority_shape`: ``"unsplit"``)."""
+    if priority_shape(expr) != "split":
         return None
-    if any(isinstance(e, cst.StarredElement) for e in expr.elements):
-        return None
-    first = expr.elements[0].value
-    number = isinstance(first, (cst.Integer, cst.Float)) or (
-        isinstance(first, cst.UnaryOperation) and isinstance(first.expression, cst.Integer)
-    )
-    if not number and "prio" not in cst.Module([]).code_for_node(first).lower():
-        return None
-    return first, expr.elements[-1].value
+    assert isinstance(expr, cst.Tuple)
+    return expr.elements[0].value, expr.elements[-1].value
 
 
 def payload_class(expr: cst.BaseExpression, resolver: Resolver) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -143,14 +143,20 @@ def scan(
     cache = FactsCache(config.source.parent) if use_cache and config.source else None
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
+    methods: set[str] = set()  # the tree's enqueue methods, once known
     while todo:
         _analyse(todo, mapped, facts, done, jobs, progress, cache)
         mapped = None  # modules needed for their definitions are analysed whatever they call
-        todo = _needed(facts, config, by_module, done)
+        todo = _needed(facts, config, by_module, done, methods)
         if not todo:
             # Now the tree's enqueue methods, wrappers and app.state names are known: the
             # files that call them are sites too, whatever the pre-filter said.
             linker = Linker((f for f in facts.values() if not f.error), config)
+            # private methods are called on self, in their own module (loaded already)
+            methods = {m for _, m in linker.enqueue_methods if m[:1] != "_"}
+            todo = _needed(facts, config, by_module, done, methods)
+            if todo:
+                continue  # the factories behind receivers of those methods, first
             words = words_needed(linker, facts.values()) - searched
             searched |= words
             if words:
@@ -177,6 +183,10 @@ def scan(
                 # self.x.put() in a class that builds no Queue: the pre-filter's own rule
                 candidates.append(candidate)
         for spawn in f.spawns:
+            maybe = linker.spawn_candidate(rel, spawn)
+            if maybe is not None:
+                candidates.append(maybe)
+                continue
             site = linker.spawn_site(rel, spawn)
             if site is not None:
                 sites.append(site)
@@ -238,9 +248,10 @@ def _needed(
     config: MigrateConfig,
     by_module: dict[str, SourceFile],
     done: set[str],
+    methods: Collection[str] = (),
 ) -> list[SourceFile]:
     todo: list[SourceFile] = []
-    for name in sorted(modules_needed(facts.values(), config)):
+    for name in sorted(modules_needed(facts.values(), config, methods)):
         owner = owner_module(name, by_module)
         if name in by_module and owner is None:
             owner = name

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from .._resolve import Resolver
-from .._rules import is_sentinel, payload_class, priority_split
+from .._rules import is_sentinel, payload_class, priority_shape, priority_split
 from ._base import LegacyCallCodemod, Plan, chain_nodes, merge_whitespace
 
 __all__ = ["ReplaceQueuePutCommand"]
@@ -55,7 +55,16 @@ class ReplaceQueuePutCommand(LegacyCallCodemod):
         if item.keyword is not None:
             item = item.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT)
         target = self.queues[mapped[0]]
-        split = priority_split(item.value) if mapped[0] in self.facts.priority_queues else None
+        prioritised = mapped[0] in self.facts.priority_queues
+        if prioritised and priority_shape(item.value) == "unsplit":
+            if _keyword(node.args, "priority") is None:
+                self.warn(
+                    f"{where}((priority, x, item)) left unchanged: x is not recognisably a "
+                    "counter, so the item cannot be told from a tie-breaker; send the item "
+                    f"with {target}.apply_async((item,), priority=...)"
+                )
+                return None
+        split = priority_split(item.value) if prioritised else None
         if split is not None and _keyword(node.args, "priority") is None:
             prio, entry = split
             self.warn(
