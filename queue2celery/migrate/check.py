@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ._advice import local_function_advice
 from ._parallel import Progress
+from ._stubmark import stub_message
 from .config import MigrateConfig
-from .init.stubs import stub_findings
 from .results import CHECK_CODES, Candidate, CheckResult, Finding, Site
 from .scan import scan
 
@@ -180,11 +180,21 @@ def check(
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     use_cache: bool = False,
+    stats: dict[str, int] | None = None,
 ) -> CheckResult:
     """Every legacy site still under ``path``; a file that does not parse is a finding too
-    (it could hide sites)."""
+    (it could hide sites), and so is a stub ``queue2celery init`` left to fill in.
+    ``stats``: see :func:`.scan.scan`."""
+    marks: list[tuple[str, int, str]] = []
     result = scan(
-        path, config, jobs=jobs, progress=progress, on_total=on_total, use_cache=use_cache
+        path,
+        config,
+        jobs=jobs,
+        progress=progress,
+        on_total=on_total,
+        use_cache=use_cache,
+        marks=marks,
+        stats=stats,
     )
     config = config or MigrateConfig()
     sites = [
@@ -217,7 +227,11 @@ def check(
         Finding(e.path, 1, 1, CHECK_CODES["parse_error"], f"cannot parse: {e.message}")
         for e in result.errors
     ]
-    findings += stub_findings(path)
+    # init's stubs not filled in yet: read by scan from the bytes it read anyway.
+    findings += [
+        Finding(rel, line, 1, CHECK_CODES["init_stub"], stub_message(name))
+        for rel, line, name in marks
+    ]
     findings = [f for f in findings if not _ignored(f, config.ignore) and not suppressed(f)]
     findings.sort(key=lambda f: (f.path, f.line, f.col))
     warnings = [f for f in warnings if not _ignored(f, config.ignore) and not suppressed(f)]
