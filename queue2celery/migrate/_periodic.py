@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from ._cache import content_key
 from ._files import SourceFile, Unreadable, split_bom
 from ._parallel import Progress, parallel_map
-from ._periodic_collect import collect
 from ._periodic_facts import JobFact, ModuleFacts
 from ._periodic_homemade import homemade_jobs, periodic_class
 from ._periodic_library import library_job
@@ -71,6 +70,9 @@ def may_hold_periodic(data: bytes) -> bool:
 def _facts_job_forced(job: Job) -> Collected:
     """The file's facts (None: ``ast`` refuses it) and the key of the bytes they come from
     (None: not to be cached)."""
+    # Imported on first use: a warm run, served by the cache, never loads the collector.
+    from ._periodic_collect import collect
+
     path, rel, module, is_package = job
     try:
         with open(path, "rb") as handle:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
-from ._ast_analyze import analyze_tree, parse
 from ._cache import FactsCache
 from ._facts import FileFacts
 from ._files import (
@@ -70,6 +69,9 @@ class _Read(NamedTuple):
 
 
 def _analyze_job(job: Job) -> tuple[str, FileFacts]:
+    # Imported on first use: a warm run, served by the cache, never loads the analysis.
+    from ._ast_analyze import analyze_tree, parse
+
     path, rel, module, is_package, mapped = job
     try:
         with open(path, "rb") as handle:
