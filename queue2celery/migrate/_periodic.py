@@ -229,6 +229,9 @@ class _Facts:
             for n in missing
         ]
         self.parsed += len(jobs)
+        if jobs:
+            # Loaded before the pool starts: forked workers inherit it.
+            from . import _periodic_collect  # noqa: F401
         done = parallel_map(_facts_job_forced, jobs, self.jobs, progress, _crashed)
         for n, (facts, key) in zip(missing, done, strict=True):
             out[n] = facts if facts is not None else ModuleFacts(files[n].module, files[n].rel)

@@ -283,6 +283,10 @@ def _analyse(
             facts[f.rel] = known
     if progress and len(missing) < len(todo):
         progress(len(todo) - len(missing))
+    if missing:
+        # Loaded here, before the pool starts: forked workers inherit it instead of each
+        # importing it again.
+        from . import _ast_analyze  # noqa: F401
     for rel, result in parallel_map(
         _analyze_job, [_job(f, mapped) for f in missing], jobs, progress, _crashed
     ):
