@@ -8,10 +8,13 @@ and recomputed."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,19 @@ def _version() -> str:
     return hashlib.blake2b("\n".join(sorted(seen)).encode(), digest_size=16).hexdigest()
 
 
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The collector paused while a pickle of many small objects is built or read: it would
+    run many times for nothing (none of them is garbage), a third of the load's time."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def content_key(data: bytes, module: str, is_package: bool) -> Key:
     """The key of a periodic entry: what the collector's facts depend on."""
     digest = hashlib.blake2b(data, digest_size=16).digest()
@@ -58,7 +74,7 @@ class FactsCache:
         self.periodic: dict[str, tuple[Key, Any]] = {}
         self.dirty = False
         try:
-            with open(self.path, "rb") as handle:
+            with open(self.path, "rb") as handle, _no_gc():
                 loaded = pickle.load(handle)
             if isinstance(loaded, dict) and loaded.get("version") == self.version:
                 self.entries = loaded["entries"]
@@ -105,7 +121,7 @@ class FactsCache:
             if not ignore.exists():
                 ignore.write_text("*\n", encoding="utf-8")
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle, _no_gc():
                 pickle.dump(
                     {"version": self.version, "entries": self.entries, "periodic": self.periodic},
                     handle,
