@@ -37,7 +37,9 @@ _IGNORE = re.compile(r"#\s*q2c:\s*ignore\[([A-Z0-9, ]+)\]")
 _BOUND = re.compile(r"^\s*[A-Za-z_]\w*(\s*:[^=]+)?\s*=\s*$")
 
 
-def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
+def _message(
+    site: Site, line: str = "", tree: Callable[[Site], ast.Module | None] | None = None
+) -> str:
     what = _WHAT[site.kind].format(queue=site.queue or "an unresolved function")
     keep = next((r for r in site.risks if r.code == "sentinel"), None)
     if keep is not None:
@@ -64,7 +66,7 @@ def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
         )
     if site.target:
         return f"{what}: run `queue2celery rewrite` to call {site.target}.delay()"
-    local = local_function_advice(site.queue or "", tree)
+    local = local_function_advice(site.queue or "", tree(site) if tree else None)
     if local is not None:
         return f"{what}: {local}"
     if site.kind in _MANAGER_KINDS:
@@ -137,6 +139,7 @@ class _Suppressions:
     def __init__(self, root: Path) -> None:
         self.base = root if root.is_dir() else root.parent
         self.lines: dict[str, list[str]] = {}
+        self.trees: dict[str, ast.Module | None] = {}
 
     def __call__(self, finding: Finding) -> bool:
         match = _IGNORE.search(self.line(finding.path, finding.line))
@@ -149,12 +152,14 @@ class _Suppressions:
         parameter from a nested def); None otherwise."""
         if "<locals>" not in (site.queue or ""):
             return None
-        self.line(site.path, 1)  # reads the file
-        text = "\n".join(self.lines.get(site.path, []))
-        try:
-            return ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
+        if site.path not in self.trees:  # parsed once per file, and only when asked
+            self.line(site.path, 1)  # reads the file
+            text = "\n".join(self.lines.get(site.path, []))
+            try:
+                self.trees[site.path] = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self.trees[site.path] = None
+        return self.trees[site.path]
 
     def line(self, rel: str, number: int) -> str:
         """Line ``number`` (1-based) of file ``rel``, or ""."""
@@ -214,7 +219,7 @@ def check(
             s.line,
             s.col,
             CHECK_CODES[s.kind],
-            _message(s, suppressed.line(s.path, s.line), suppressed.tree(s)),
+            _message(s, suppressed.line(s.path, s.line), suppressed.tree),
         )
         for s in sites
         if _kept(s) is None
