@@ -306,6 +306,10 @@ def iter_python_files(root: Path) -> tuple[Path, list[Path]]:
 
     for folder, dirs, files in os.walk(root, onerror=unlisted, followlinks=False):
         here = Path(folder)
+        # Symlinked folders are pruned and symlinked files skipped, so a file is inside the
+        # root when its folder is: one realpath per folder (not per file), which still
+        # catches a folder swapped for a symlink while the walk runs.
+        inside = _inside(here, real_root)
         kept = []
         for d in sorted(dirs):
             try:
@@ -323,7 +327,7 @@ def iter_python_files(root: Path) -> tuple[Path, list[Path]]:
             except OSError as exc:
                 found.append(_unreadable(path, f"cannot be read: {exc.strerror or exc}"))
                 continue
-            if stat.S_ISLNK(mode) or not _inside(path, real_root):
+            if stat.S_ISLNK(mode) or not inside:
                 continue
             if not stat.S_ISREG(mode):
                 found.append(_unreadable(path, f"is {_kind(mode)}, not a regular file: skipped"))
@@ -334,7 +338,11 @@ def iter_python_files(root: Path) -> tuple[Path, list[Path]]:
 
 def describe(path: Path, base: Path, cache: dict[Path, list[str]] | None = None) -> SourceFile:
     """The relative path and module name of ``path`` (walking up while ``__init__.py`` exists)."""
-    rel = path.relative_to(base).as_posix()
+    text, prefix = str(path), os.path.join(str(base), "")
+    if text.startswith(prefix):  # the common case, without pathlib's parsing
+        rel = text[len(prefix) :].replace(os.sep, "/")
+    else:
+        rel = path.relative_to(base).as_posix()
     is_package = path.name == "__init__.py"
     parts = list(_package_parts(path.parent, {} if cache is None else cache))
     if not is_package:

@@ -5,11 +5,12 @@ processes, then the jobs linked across modules."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
+from ._cache import content_key
 from ._files import SourceFile, Unreadable, split_bom
 from ._parallel import Progress, parallel_map
-from ._periodic_collect import collect
 from ._periodic_facts import JobFact, ModuleFacts
 from ._periodic_homemade import homemade_jobs, periodic_class
 from ._periodic_library import library_job
@@ -17,6 +18,9 @@ from ._periodic_link import Linker
 from ._periodic_model import PeriodicJob
 from ._periodic_names import sym_refs
 from .results import FileError
+
+if TYPE_CHECKING:
+    from ._cache import FactsCache, Key
 
 __all__ = ["find_periodic", "may_hold_periodic"]
 
@@ -31,6 +35,9 @@ _PAUSE = re.compile(rb"sleep|\.wait\(|wait_for\(")
 
 
 Job = tuple[str, str, str, bool]
+# The periodic facts of one file (None: a cache hit needs none) and the content key of the
+# bytes they were collected from.
+Collected = tuple["ModuleFacts | None", "Key | None"]
 
 
 class PeriodicLinker(Linker):
@@ -60,16 +67,27 @@ def may_hold_periodic(data: bytes) -> bool:
     return b"while" in data and _PAUSE.search(data) is not None
 
 
-def _facts_job_forced(job: Job) -> ModuleFacts:
+def _facts_job_forced(job: Job) -> Collected:
+    """The file's facts (None: ``ast`` refuses it) and the key of the bytes they come from
+    (None: not to be cached)."""
+    # Imported on first use: a warm run, served by the cache, never loads the collector.
+    from ._periodic_collect import collect
+
     path, rel, module, is_package = job
     try:
         with open(path, "rb") as handle:
-            _, data = split_bom(handle.read())
-        return collect(data, module, is_package, rel)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
-        return ModuleFacts(module, rel)
+            raw = handle.read()
+    except OSError:
+        return None, None
+    key = content_key(raw, module, is_package)
+    _, data = split_bom(raw)
+    try:
+        return collect(data, module, is_package, rel), key
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None, key
     except Exception as exc:
-        return ModuleFacts(module, rel, error=f"periodic analysis failed: {type(exc).__name__}")
+        error = f"periodic analysis failed: {type(exc).__name__}"
+        return ModuleFacts(module, rel, error=error), None
 
 
 def _loop_names(facts: Sequence[ModuleFacts]) -> set[str]:
@@ -157,8 +175,79 @@ def _mentions(f: SourceFile, pattern: re.Pattern[bytes]) -> bool:
         return False
 
 
-def _crashed(job: Job) -> ModuleFacts:
-    return ModuleFacts(job[2], job[1])
+def _crashed(job: Job) -> Collected:
+    return None, None
+
+
+_UNPARSABLE = "unparsable"  # cached for a file ``ast`` refuses
+
+
+class _Facts:
+    """Collects files' periodic facts: from the cache when the content is unchanged, else
+    parsed (on several processes), and puts the new ones in the cache (keyed by
+    ``where(file)``, the file's real path)."""
+
+    def __init__(
+        self,
+        cache: FactsCache | None,
+        jobs: int | None,
+        where: Callable[[SourceFile], str] | None,
+    ) -> None:
+        self.cache = cache
+        self.jobs = jobs
+        self.where = where or (lambda f: str(f.path))
+        self.parsed = 0  # files parsed by this pass (none on a warm run)
+
+    def _cached(self, f: SourceFile) -> ModuleFacts | str | None:
+        if self.cache is None:
+            return None
+        try:
+            raw = f.path.read_bytes()
+        except OSError:
+            return None
+        found = self.cache.get_periodic(self.where(f), content_key(raw, f.module, f.is_package))
+        return found if isinstance(found, (ModuleFacts, str)) else None
+
+    def _put(self, f: SourceFile, key: Key | None, facts: ModuleFacts | str) -> None:
+        if self.cache is not None and key is not None:
+            self.cache.put_periodic(self.where(f), key, facts)
+
+    def many(
+        self, files: Sequence[SourceFile], progress: Progress | None = None
+    ) -> list[ModuleFacts]:
+        """The facts of ``files``, in order (an empty one for a file that does not parse)."""
+        known = [self._cached(f) for f in files]
+        out = [
+            k if isinstance(k, ModuleFacts) else ModuleFacts(f.module, f.rel)
+            for f, k in zip(files, known, strict=True)
+        ]
+        missing = [n for n, k in enumerate(known) if k is None]
+        if progress and len(missing) < len(files):
+            progress(len(files) - len(missing))
+        jobs = [
+            (str(files[n].path), files[n].rel, files[n].module, files[n].is_package)
+            for n in missing
+        ]
+        self.parsed += len(jobs)
+        if jobs:
+            # Loaded before the pool starts: forked workers inherit it.
+            from . import _periodic_collect  # noqa: F401
+        done = parallel_map(_facts_job_forced, jobs, self.jobs, progress, _crashed)
+        for n, (facts, key) in zip(missing, done, strict=True):
+            out[n] = facts if facts is not None else ModuleFacts(files[n].module, files[n].rel)
+            self._put(files[n], key, facts if facts is not None else _UNPARSABLE)
+        return out
+
+    def one(self, f: SourceFile) -> ModuleFacts | None:
+        """A module read on demand (where an interval is defined); None if it does not
+        parse."""
+        known = self._cached(f)
+        if known is not None:
+            return known if isinstance(known, ModuleFacts) else None
+        self.parsed += 1
+        facts, key = _facts_job_forced((str(f.path), f.rel, f.module, f.is_package))
+        self._put(f, key, facts if facts is not None else _UNPARSABLE)
+        return facts
 
 
 def find_periodic(
@@ -167,16 +256,25 @@ def find_periodic(
     *,
     jobs: int | None = None,
     progress: Progress | None = None,
+    may_hold: Collection[str] | None = None,
+    cache: FactsCache | None = None,
+    where: Callable[[SourceFile], str] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> tuple[list[PeriodicJob], list[FileError]]:
-    """Every periodic job in ``files`` (``mapping``: function -> an existing Celery task)."""
+    """Every periodic job in ``files`` (``mapping``: function -> an existing Celery task).
+
+    ``may_hold``: the rels the text filter keeps, when the caller already read every file
+    (None: read here). ``cache``: files' facts reused while their content is unchanged,
+    keyed by ``where(file)``. ``stats["parsed"]`` gets the number of files parsed."""
     # A FIFO, socket or device named *.py is never opened (scan's own pass lists it).
     files = [f for f in files if not isinstance(f.path, Unreadable)]
     by_module = {f.module: f for f in files if f.module}
+    collector = _Facts(cache, jobs, where)
     # The text filter runs here: a process pool only for the few files it keeps.
-    todo = [(str(f.path), f.rel, f.module, f.is_package) for f in files if _may_hold(f)]
+    kept = [f for f in files if (f.rel in may_hold if may_hold is not None else _may_hold(f))]
     if progress:
-        progress(len(files) - len(todo))
-    facts = parallel_map(_facts_job_forced, todo, jobs, progress, _crashed)
+        progress(len(files) - len(kept))
+    facts = collector.many(kept, progress)
     # Later passes: files that never say sleep but start a loop defined elsewhere, build a
     # home-made periodic object (``PeriodicTask(30, poll)``), or start or control one (the
     # object's or the scheduler's name): two rounds at most.
@@ -196,28 +294,20 @@ def find_periodic(
         pattern = re.compile(rb"\b(?:" + "|".join(sorted(words)).encode() + rb")")
         more = [f for f in files if f.rel not in analysed and _mentions(f, pattern)]
         analysed |= {f.rel for f in more}
-        facts += parallel_map(
-            _facts_job_forced,
-            [(str(f.path), f.rel, f.module, f.is_package) for f in more],
-            jobs,
-            None,
-            _crashed,
-        )
+        facts += collector.many(more)
     errors = [FileError(f.rel, f.error) for f in facts if f.error]
 
     def load(fqn: str) -> ModuleFacts | None:
         owner = _owner(fqn, by_module)
         if owner is None:
             return None
-        f = by_module[owner]
-        try:
-            _, data = split_bom(f.path.read_bytes())
-            return collect(data, f.module, f.is_package, f.rel)
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
-            return None
+        return collector.one(by_module[owner])
 
     linker = PeriodicLinker((f for f in facts if f.functions or f.jobs or f.starts), load)
-    return linker.jobs(mapping or {}), errors
+    found = linker.jobs(mapping or {})
+    if stats is not None:
+        stats["parsed"] = collector.parsed
+    return found, errors
 
 
 def _owner(fqn: str, modules: Iterable[str] | Mapping[str, SourceFile]) -> str | None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ._advice import local_function_advice
 from ._parallel import Progress
+from ._stubmark import stub_message
 from .config import MigrateConfig
-from .init.stubs import stub_findings
 from .results import CHECK_CODES, Candidate, CheckResult, Finding, Site
 from .scan import scan
 
@@ -37,7 +37,9 @@ _IGNORE = re.compile(r"#\s*q2c:\s*ignore\[([A-Z0-9, ]+)\]")
 _BOUND = re.compile(r"^\s*[A-Za-z_]\w*(\s*:[^=]+)?\s*=\s*$")
 
 
-def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
+def _message(
+    site: Site, line: str = "", tree: Callable[[Site], ast.Module | None] | None = None
+) -> str:
     what = _WHAT[site.kind].format(queue=site.queue or "an unresolved function")
     keep = next((r for r in site.risks if r.code == "sentinel"), None)
     if keep is not None:
@@ -64,7 +66,7 @@ def _message(site: Site, line: str = "", tree: ast.Module | None = None) -> str:
         )
     if site.target:
         return f"{what}: run `queue2celery rewrite` to call {site.target}.delay()"
-    local = local_function_advice(site.queue or "", tree)
+    local = local_function_advice(site.queue or "", tree(site) if tree else None)
     if local is not None:
         return f"{what}: {local}"
     if site.kind in _MANAGER_KINDS:
@@ -137,6 +139,7 @@ class _Suppressions:
     def __init__(self, root: Path) -> None:
         self.base = root if root.is_dir() else root.parent
         self.lines: dict[str, list[str]] = {}
+        self.trees: dict[str, ast.Module | None] = {}
 
     def __call__(self, finding: Finding) -> bool:
         match = _IGNORE.search(self.line(finding.path, finding.line))
@@ -149,12 +152,14 @@ class _Suppressions:
         parameter from a nested def); None otherwise."""
         if "<locals>" not in (site.queue or ""):
             return None
-        self.line(site.path, 1)  # reads the file
-        text = "\n".join(self.lines.get(site.path, []))
-        try:
-            return ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
+        if site.path not in self.trees:  # parsed once per file, and only when asked
+            self.line(site.path, 1)  # reads the file
+            text = "\n".join(self.lines.get(site.path, []))
+            try:
+                self.trees[site.path] = ast.parse(text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self.trees[site.path] = None
+        return self.trees[site.path]
 
     def line(self, rel: str, number: int) -> str:
         """Line ``number`` (1-based) of file ``rel``, or ""."""
@@ -180,11 +185,21 @@ def check(
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     use_cache: bool = False,
+    stats: dict[str, int] | None = None,
 ) -> CheckResult:
     """Every legacy site still under ``path``; a file that does not parse is a finding too
-    (it could hide sites)."""
+    (it could hide sites), and so is a stub ``queue2celery init`` left to fill in.
+    ``stats``: see :func:`.scan.scan`."""
+    marks: list[tuple[str, int, str]] = []
     result = scan(
-        path, config, jobs=jobs, progress=progress, on_total=on_total, use_cache=use_cache
+        path,
+        config,
+        jobs=jobs,
+        progress=progress,
+        on_total=on_total,
+        use_cache=use_cache,
+        marks=marks,
+        stats=stats,
     )
     config = config or MigrateConfig()
     sites = [
@@ -204,7 +219,7 @@ def check(
             s.line,
             s.col,
             CHECK_CODES[s.kind],
-            _message(s, suppressed.line(s.path, s.line), suppressed.tree(s)),
+            _message(s, suppressed.line(s.path, s.line), suppressed.tree),
         )
         for s in sites
         if _kept(s) is None
@@ -217,7 +232,11 @@ def check(
         Finding(e.path, 1, 1, CHECK_CODES["parse_error"], f"cannot parse: {e.message}")
         for e in result.errors
     ]
-    findings += stub_findings(path)
+    # init's stubs not filled in yet: read by scan from the bytes it read anyway.
+    findings += [
+        Finding(rel, line, 1, CHECK_CODES["init_stub"], stub_message(name))
+        for rel, line, name in marks
+    ]
     findings = [f for f in findings if not _ignored(f, config.ignore) and not suppressed(f)]
     findings.sort(key=lambda f: (f.path, f.line, f.col))
     warnings = [f for f in warnings if not _ignored(f, config.ignore) and not suppressed(f)]

@@ -9,13 +9,13 @@ another is still judged by its definition. Parsing runs on several processes.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
-from ._ast_analyze import analyze_tree, parse
 from ._cache import FactsCache
 from ._facts import FileFacts
 from ._files import (
@@ -29,7 +29,8 @@ from ._files import (
 )
 from ._link import Linker, modules_needed, owner_module, words_needed
 from ._parallel import Progress, parallel_map
-from ._periodic import find_periodic
+from ._periodic import find_periodic, may_hold_periodic
+from ._stubmark import stub_marks
 from .config import MigrateConfig
 from .results import Candidate, FileError, HandlerSite, ScanResult, Site
 
@@ -48,12 +49,29 @@ class Job(NamedTuple):
 
 def collect_files(path: Path) -> list[SourceFile]:
     """Every Python file scan and rewrite consider under ``path``, with its module name."""
+    return _collect(path)[1]
+
+
+def _collect(path: Path) -> tuple[Path, list[SourceFile]]:
     base, files = iter_python_files(path)
     cache: dict[Path, list[str]] = {}
-    return [describe(f, base, cache) for f in files]
+    return base, [describe(f, base, cache) for f in files]
+
+
+class _Read(NamedTuple):
+    """What one read of every file tells: the files the text filter keeps, the ones that
+    cannot be read, the ones the periodic pass's filter keeps, and init's stub marks."""
+
+    keep: list[SourceFile]
+    errors: list[FileError]
+    periodic: set[str]
+    marks: list[tuple[str, int, str]]  # (rel, line, function name)
 
 
 def _analyze_job(job: Job) -> tuple[str, FileFacts]:
+    # Imported on first use: a warm run, served by the cache, never loads the analysis.
+    from ._ast_analyze import analyze_tree, parse
+
     path, rel, module, is_package, mapped = job
     try:
         with open(path, "rb") as handle:
@@ -95,21 +113,21 @@ def _job(f: SourceFile, mapped: frozenset[str] | None) -> Job:
     return Job(str(f.path), f.rel, f.module, f.is_package, mapped)
 
 
-def _prefiltered(
-    files: list[SourceFile], config: MigrateConfig
-) -> tuple[list[SourceFile], list[FileError]]:
+def _prefiltered(files: list[SourceFile], config: MigrateConfig, prefilter: bool = True) -> _Read:
     names = config.mapped_names
-    keep: list[SourceFile] = []
-    errors: list[FileError] = []
+    read = _Read([], [], set(), [])
     for f in files:
         try:
             data = f.path.read_bytes()
         except OSError as exc:
-            errors.append(FileError(f.rel, f"cannot read: {exc.strerror or exc}"))
+            read.errors.append(FileError(f.rel, f"cannot read: {exc.strerror or exc}"))
             continue
-        if may_hold_site(data, names):
-            keep.append(f)
-    return keep, errors
+        if not prefilter or may_hold_site(data, names):
+            read.keep.append(f)
+        if may_hold_periodic(data):
+            read.periodic.add(f.rel)
+        read.marks.extend((f.rel, line, name) for line, name in stub_marks(data))
+    return read
 
 
 def scan(
@@ -121,19 +139,27 @@ def scan(
     prefilter: bool = True,
     on_total: Callable[[int], None] | None = None,
     use_cache: bool = False,
+    marks: list[tuple[str, int, str]] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> ScanResult:
     """Scan ``path`` (a folder or one file). ``prefilter=False`` parses every file (the slow,
     obvious way; kept for the benchmark, the findings are the same). ``use_cache`` keeps
     each file's facts in ``.q2c_cache/`` beside the config's pyproject.toml (none without
-    one), reused while the file is unchanged."""
+    one), reused while the file is unchanged. ``marks`` gets ``(rel, line, function)`` for
+    each init stub mark (read from the same bytes); ``stats`` the number of files parsed
+    (``"parsed"``) and parsed by the periodic pass (``"periodic_parsed"``)."""
     config = config or MigrateConfig()
-    files = collect_files(path)
+    base, files = _collect(path)
     by_module = {f.module: f for f in files if f.module}
-    errors: list[FileError] = []
-    if prefilter:
-        first, errors = _prefiltered(files, config)
-    else:
+    # Every file is read once here: the text filters of scan and of the periodic pass, and
+    # the stub marks, all come from that read.
+    read = _prefiltered(files, config, prefilter)
+    first, errors = read.keep, read.errors
+    if not prefilter:
+        errors = []  # without the filter, a file that cannot be read is reported by analysis
         first = files
+    if marks is not None:
+        marks.extend(read.marks)
     if on_total:
         on_total(len(first))
     mapped = config.mapped_names if prefilter else None
@@ -141,11 +167,19 @@ def scan(
     done: set[str] = set()
     unreadable = {e.path for e in errors}
     cache = FactsCache(config.source.parent) if use_cache and config.source else None
+    real_base = os.path.realpath(base)
+
+    def where(f: SourceFile) -> str:
+        # The cache's key: the file's real path (symlinks are never listed, so the root's
+        # real path and the relative path give it without a realpath per file).
+        return os.path.join(real_base, f.rel)
+
     todo = first
     searched: set[tuple[bytes, bytes]] = set()
     methods: set[str] = set()  # the tree's enqueue methods, once known
+    analysed = 0
     while todo:
-        _analyse(todo, mapped, facts, done, jobs, progress, cache)
+        analysed += _analyse(todo, mapped, facts, done, jobs, progress, cache, where)
         mapped = None  # modules needed for their definitions are analysed whatever they call
         todo = _needed(facts, config, by_module, done, methods)
         if not todo:
@@ -166,8 +200,6 @@ def scan(
                     for f in files
                     if f.rel not in done and f.rel not in unreadable and _says(f, patterns)
                 ]
-    if cache is not None:
-        cache.save()
     errors += [FileError(rel, f.error) for rel, f in facts.items() if f.error]
     linker = Linker((f for f in facts.values() if not f.error), config)
     sites: list[Site] = []
@@ -201,7 +233,21 @@ def scan(
     handlers.sort(key=lambda h: (h.path, h.line, h.col))
     errors.sort(key=lambda e: e.path)
     parsed = sum(1 for f in facts.values() if f.parsed and not f.error)
-    periodic, periodic_errors = find_periodic(files, config.periodic, jobs=jobs)
+    periodic_stats: dict[str, int] = {}
+    periodic, periodic_errors = find_periodic(
+        files,
+        config.periodic,
+        jobs=jobs,
+        may_hold=read.periodic,
+        cache=cache,
+        where=where,
+        stats=periodic_stats,
+    )
+    if cache is not None:
+        cache.save()
+    if stats is not None:
+        stats["parsed"] = analysed
+        stats["periodic_parsed"] = periodic_stats.get("parsed", 0)
     errors = sorted([*errors, *periodic_errors], key=lambda e: e.path)
     return ScanResult(
         len(files),
@@ -221,11 +267,13 @@ def _analyse(
     done: set[str],
     jobs: int | None,
     progress: Progress | None,
-    cache: FactsCache | None = None,
-) -> None:
+    cache: FactsCache | None,
+    where_is: Callable[[SourceFile], str],
+) -> int:
+    """Analyses ``todo`` (from the cache where it can); the number of files analysed."""
     done.update(f.rel for f in todo)
     keys = {f.rel: cache.key(f.path, f.module, mapped) for f in todo} if cache else {}
-    where = {f.rel: str(f.path.resolve()) for f in todo} if cache else {}
+    where = {f.rel: where_is(f) for f in todo} if cache else {}
     missing: list[SourceFile] = []
     for f in todo:
         known = cache.get(where[f.rel], keys[f.rel]) if cache else None
@@ -235,12 +283,17 @@ def _analyse(
             facts[f.rel] = known
     if progress and len(missing) < len(todo):
         progress(len(todo) - len(missing))
+    if missing:
+        # Loaded here, before the pool starts: forked workers inherit it instead of each
+        # importing it again.
+        from . import _ast_analyze  # noqa: F401
     for rel, result in parallel_map(
         _analyze_job, [_job(f, mapped) for f in missing], jobs, progress, _crashed
     ):
         facts[rel] = result
         if cache is not None:
             cache.put(where[rel], keys[rel], result)
+    return len(missing)
 
 
 def _needed(

@@ -1,19 +1,19 @@
 """``check``'s view of init's work: a ``run_<queue>`` stub not filled in yet is a finding,
-so CI stays red until someone wrote what the consumer loop does."""
+so CI stays red until someone wrote what the consumer loop does. ``check`` itself reads the
+marks from the bytes scan already read (:mod:`.._stubmark`); this walks a tree on its own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .._files import Unreadable
+from .._stubmark import STUB_MARK, stub_marks, stub_message
 from ..results import CHECK_CODES, Finding
 from ..scan import collect_files
-from ._render import STUB_MARK
 
-__all__ = ["STUB_CODE", "stub_findings"]
+__all__ = ["STUB_CODE", "STUB_MARK", "stub_findings"]
 
 STUB_CODE = CHECK_CODES["init_stub"]
-_MARK = STUB_MARK.encode()
 
 
 def stub_findings(path: Path) -> list[Finding]:
@@ -27,19 +27,6 @@ def stub_findings(path: Path) -> list[Finding]:
                 data = handle.read()
         except OSError:
             continue  # scan reports the files it cannot read
-        if _MARK not in data:
-            continue
-        for number, line in enumerate(data.splitlines(), 1):
-            if _MARK in line and line.lstrip().startswith(b"def "):
-                name = line.split(b"(")[0].split()[-1].decode("utf-8", "replace")
-                findings.append(
-                    Finding(
-                        source.rel,
-                        number,
-                        1,
-                        STUB_CODE,
-                        f"{name} is a stub queue2celery init wrote: write what the consumer "
-                        f"loop does with one item, then delete the '{STUB_MARK}' mark",
-                    )
-                )
+        for number, name in stub_marks(data):
+            findings.append(Finding(source.rel, number, 1, STUB_CODE, stub_message(name)))
     return findings
