@@ -27,7 +27,7 @@ def _measure(path: str, periodic: bool, jobs: int) -> dict[str, object]:
 
     if not periodic:
         module = importlib.import_module("queue2celery.migrate.scan")
-        module.find_periodic = lambda files, mapping, jobs=None: ([], [])  # type: ignore[attr-defined]
+        module.find_periodic = lambda *args, **kwargs: ([], [])  # type: ignore[attr-defined]
     start = time.perf_counter()
     result = scan(Path(path), MigrateConfig(), jobs=jobs)
     own = resource.getrusage(resource.RUSAGE_SELF)
