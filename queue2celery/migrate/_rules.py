@@ -29,31 +29,17 @@ __all__ = [
     "priority_split",
 ]
 
-_CREATE_TASK = frozenset({"asyncio.create_task", "asyncio.ensure_future"})
-_LOOP_METHODS = frozenset({"create_task", "ensure_future"})
-_EXECUTORS = frozenset(
-    {"concurrent.futures.ThreadPoolExecutor", "concurrent.futures.ProcessPoolExecutor"}
+# The words and names the rules key on are the ast rules' own: one list, so the two
+# twins cannot drift.
+from ._ast_rules import (
+    _CREATE_TASK,
+    _EXECUTORS,
+    _HANDLE_METHODS,
+    _KEEP_METHODS,
+    _LOOP_METHODS,
+    _SENTINEL_WORDS,
+    _STARTUP_NAMES,
 )
-# Uses of a kept handle that still drop the work on the floor: a set/list holding a strong
-# reference, a done-callback, starting the thread, making it a daemon.
-_KEEP_METHODS = frozenset({"add", "append"})
-_HANDLE_METHODS = frozenset({"add_done_callback", "start", "setDaemon"})
-# Functions that start the app's own machinery (consumers, watchers), not per-request work.
-_STARTUP_NAMES = frozenset(
-    {
-        "lifespan",
-        "startup",
-        "on_startup",
-        "startup_event",
-        "app_lifespan",
-        "__init__",
-        "start",
-        "main",
-        "run_forever",
-        "serve",
-    }
-)
-_SENTINEL_WORDS = ("STOP", "SENTINEL", "SHUTDOWN", "POISON", "QUIT", "_EXIT", "DONE")
 
 
 @dataclass(frozen=True)
