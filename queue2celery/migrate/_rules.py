@@ -17,18 +17,6 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ._ast_rules import priority_shape as ast_priority_shape
-from ._resolve import RET, TYPE, Resolver
-
-__all__ = [
-    "SiteRules",
-    "Spawn",
-    "is_sentinel",
-    "payload_class",
-    "priority_shape",
-    "priority_split",
-]
-
 # The words and names the rules key on are the ast rules' own: one list, so the two
 # twins cannot drift.
 from ._ast_rules import (
@@ -40,6 +28,17 @@ from ._ast_rules import (
     _SENTINEL_WORDS,
     _STARTUP_NAMES,
 )
+from ._ast_rules import priority_shape as ast_priority_shape
+from ._resolve import RET, TYPE, Resolver
+
+__all__ = [
+    "SiteRules",
+    "Spawn",
+    "is_sentinel",
+    "payload_class",
+    "priority_shape",
+    "priority_split",
+]
 
 
 @dataclass(frozen=True)
